@@ -1,0 +1,156 @@
+"""Django settings for orderlines-realtime.
+
+Every environment variable the project honours is read here and only here; the
+realtime app reads its own options from ``REALTIME`` through ``realtime.conf``.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a yes/no environment variable, refusing values we cannot interpret."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r}: use one of 1/0, true/false, yes/no, on/off.")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Read a comma-separated environment variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+# The fallback key is only good for local development; check --deploy flags it.
+SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-local-development-key-change-me"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",  # first, so `manage.py runserver` serves ASGI (HTTP and WebSocket)
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "realtime",
+    "orderlines",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "orderlines.urls"
+ASGI_APPLICATION = "orderlines.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
+            # Runner, server and publisher processes write concurrently: wait, don't fail.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
+        }
+    }
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# "core" (channels_redis.core.RedisChannelLayer) or "pubsub" (RedisPubSubChannelLayer).
+CHANNEL_LAYER_KIND = os.environ.get("CHANNEL_LAYER", "core")
+
+
+def channel_layers_config(redis_url: str, kind: str) -> dict:
+    """CHANNEL_LAYERS for ``redis_url`` (empty: the in-memory layer, one process only)."""
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    backends = {
+        "core": "channels_redis.core.RedisChannelLayer",
+        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    }
+    if kind not in backends:
+        raise ImproperlyConfigured(f"CHANNEL_LAYER={kind!r}: use 'core' or 'pubsub'.")
+    # socket_timeout=None: redis-py 8 times reads out after 5 s, which kills the layer's
+    # idle blocking receive (channels_redis issue 422).
+    config: dict = {"hosts": [{"address": redis_url, "socket_timeout": None}]}
+    if kind == "core":
+        # One channel per server process carries every broadcast (realtime.hub), so it
+        # gets room for bursts. channels-redis reads all process-local ("!") channels of a
+        # prefix through one Redis list, so realtime uses the one prefix "realtime".
+        config["channel_capacity"] = {"realtime.*": 100_000}
+    return {"default": {"BACKEND": backends[kind], "CONFIG": config}}
+
+
+CHANNEL_LAYERS = channel_layers_config(REDIS_URL, CHANNEL_LAYER_KIND)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REALTIME = {
+    # How realtime reaches orderlines' data without importing its models.
+    "STORE": "orderlines.realtime_store.ProcessRunStore",
+    "ALLOWED_ORIGINS": env_list(
+        "REALTIME_ALLOWED_ORIGINS",
+        ["http://localhost:8000", "http://127.0.0.1:8000", "http://localhost:5173", "http://127.0.0.1:5173"],
+    ),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,82 @@
+"""Frames on the wire: decode and validate what clients send, shape what the server sends."""
+
+import logging
+from typing import Any
+
+import orjson
+
+from .exceptions import InvalidMessage
+
+logger = logging.getLogger(__name__)
+
+# Deeper nesting than any real payload has; refusing it keeps a hostile frame cheap.
+MAX_DEPTH = 32
+
+
+def dumps(value: Any) -> str:
+    """Serialise to compact JSON text (orjson: fast, and UTF-8 without escapes)."""
+    return orjson.dumps(value).decode("utf-8")
+
+
+def decode_frame(frame: str | bytes, max_bytes: int) -> dict[str, Any]:
+    """Parse one client frame into a JSON object, or raise InvalidMessage saying what is wrong."""
+    size = len(frame.encode("utf-8")) if isinstance(frame, str) else len(frame)
+    if size > max_bytes:
+        raise InvalidMessage(
+            f"Frame of {size} bytes is over the limit of {max_bytes} bytes.", code="too_large"
+        )
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage(f"Frame is not valid JSON: {exc}.", code="bad_json") from None
+    return ensure_object(data)
+
+
+def ensure_object(data: Any) -> dict[str, Any]:
+    """Refuse anything but a JSON object of reasonable depth."""
+    if not isinstance(data, dict):
+        raise InvalidMessage(
+            f"Expected a JSON object, got {type(data).__name__}.", code="not_an_object"
+        )
+    if _depth(data) > MAX_DEPTH:
+        raise InvalidMessage(f"Payload nests deeper than {MAX_DEPTH} levels.", code="too_deep")
+    return data
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """Nesting depth, iteratively so a hostile payload cannot exhaust the stack."""
+    deepest, stack = level, [(value, level)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def require_str(data: dict[str, Any], field: str, *, max_length: int = 200) -> str:
+    """Return ``data[field]`` as a non-empty string or raise InvalidMessage naming the field."""
+    value = data.get(field)
+    if not isinstance(value, str) or not value:
+        raise InvalidMessage(f"Field {field!r} must be a non-empty string.", code="missing_field")
+    if len(value) > max_length:
+        raise InvalidMessage(
+            f"Field {field!r} is longer than {max_length} characters.", code="bad_field"
+        )
+    return value
+
+
+def error_event(code: str, detail: str) -> dict[str, Any]:
+    """The one error frame clients receive for anything they sent wrong."""
+    return {"topic": "error", "message": {"code": code, "detail": detail}}
+
+
+def broadcast_message(
+    group: str, event: dict[str, Any], *, key: str | None, seq: int | None
+) -> dict[str, Any]:
+    """The channel-layer message that carries one event to every server process of a group."""
+    return {"type": "realtime.broadcast", "group": group, "key": key, "seq": seq, "event": event}

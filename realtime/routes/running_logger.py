@@ -1,0 +1,45 @@
+"""The running_logger route: live progress of process instances and debug control."""
+
+import logging
+from typing import Any
+
+from .. import control, records
+from .base import Route
+
+logger = logging.getLogger(__name__)
+
+
+class RunningLoggerRoute(Route):
+    """Progress updates out; process start, step_debug and debug signs in."""
+
+    name = "running_logger"
+    key_field = "process_instance_id"
+    handlers = {
+        ("running_logger", "process start"): "process_start",
+        ("running_logger", "step_debug"): "step_debug",
+        ("debug_sign", "debug continue"): "debug_sign",
+        ("debug_sign", "debug stop"): "debug_sign",
+    }
+
+    async def process_start(self, session: Any, data: dict[str, Any]) -> None:
+        """Answer with the instance's current state as one update; subscriptions stay as they are."""
+        key = self.key_of(data)
+        state = await records.snapshot(self.name, key)
+        session.reply(self.shape(self.name, key, state))
+
+    async def step_debug(self, session: Any, data: dict[str, Any]) -> None:
+        """Follow the debug run (it may not exist yet) and tell its runner."""
+        key = self.key_of(data)
+        await session.follow(key)
+        await control.asend(key, self._command(key, data))
+
+    async def debug_sign(self, session: Any, data: dict[str, Any]) -> None:
+        """Record a continue/stop and wake the instance's runner, wherever it runs."""
+        key = self.key_of(data)
+        command = self._command(key, data)
+        # Recorded first: a runner that was not listening at this moment still finds it.
+        await records.record(self.name, key, "debug_sign", command)
+        await control.asend(key, command)
+
+    def _command(self, key: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"topic": data["topic"], "msg": data["msg"], self.key_field: key}

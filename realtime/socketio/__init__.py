@@ -1,0 +1,1 @@
+"""Socket.IO transport (python-socketio keeps the protocol) over the same routes and hub."""

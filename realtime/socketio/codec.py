@@ -1,0 +1,28 @@
+"""Encode a broadcast once into an Engine.IO packet that every socket of a namespace can share."""
+
+import logging
+from typing import Any
+
+from engineio import packet as eio_packet
+
+from ..protocol import dumps
+
+logger = logging.getLogger(__name__)
+
+
+class SocketIOEventCodec:
+    """``42/<namespace>,["<event>",<payload>]`` for one namespace and event name.
+
+    Why hand-encode: python-socketio encodes each emit per recipient; a shared Engine.IO
+    packet (it caches its own encoding) is encoded once per broadcast for all recipients,
+    over WebSocket and long-polling alike.
+    """
+
+    def __init__(self, namespace: str, event: str) -> None:
+        self.prefix = f"2{namespace},[{dumps(event)},"
+
+    def encode(self, message: dict[str, Any]) -> eio_packet.Packet:
+        """The Engine.IO MESSAGE packet for a broadcast (see protocol.broadcast_message)."""
+        packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + dumps(message["event"]) + "]")
+        packet.encode()  # fills the packet's encode cache once, shared by every socket
+        return packet

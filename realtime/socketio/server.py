@@ -1,0 +1,35 @@
+"""The python-socketio server and its ASGI app, built from the realtime settings."""
+
+import logging
+from typing import Any
+
+import socketio
+
+from .. import conf
+from ..origins import is_allowed
+from ..routes import ROUTES
+from .namespace import RouteNamespace
+
+logger = logging.getLogger(__name__)
+
+
+def _origin_allowed(origin: str | None, environ: dict | None = None) -> bool:
+    return is_allowed(origin)
+
+
+def build_server() -> socketio.AsyncServer:
+    """An AsyncServer serving one namespace per route and refusing every other namespace."""
+    server = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=_origin_allowed,
+        namespaces=[f"/{name}" for name in ROUTES],
+        max_http_buffer_size=conf.get("MAX_MESSAGE_BYTES"),
+    )
+    for route in ROUTES.values():
+        server.register_namespace(RouteNamespace(route))
+    return server
+
+
+def socketio_application(other_app: Any, server: socketio.AsyncServer | None = None) -> Any:
+    """Serve ``/socket.io/`` (polling and WebSocket); everything else goes to ``other_app``."""
+    return socketio.ASGIApp(server or build_server(), other_asgi_app=other_app)

@@ -1,0 +1,25 @@
+"""The small interface through which realtime records and reads run state it does not own.
+
+The realtime app knows no model of the project that uses it; ``settings.REALTIME['STORE']``
+names a class implementing :class:`RunStore`. Methods are synchronous (they hit the
+database) and are called from a thread by the async code.
+"""
+
+import logging
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class RunStore(Protocol):
+    """What realtime needs from the project's persistence."""
+
+    def record(self, route: str, key: str, topic: str, event: dict[str, Any]) -> int | None:
+        """Append one published event for ``key`` and return its per-key sequence number.
+
+        Return None for events the store does not keep (e.g. a route it does not log).
+        Raise ``realtime.exceptions.UnknownKey`` when ``key`` names nothing the store knows.
+        """
+
+    def snapshot(self, route: str, key: str) -> dict[str, Any] | None:
+        """Return the current state of ``key`` as the ``message`` of one update, or None if unknown."""

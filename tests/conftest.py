@@ -1,0 +1,88 @@
+"""Test setup: every test runs on the real Redis (channels-redis); missing Redis fails, never skips."""
+
+import asyncio
+import os
+
+import pytest
+import redis
+from django.db import connection
+
+from orderlines.settings import channel_layers_config
+from tests.live import LiveServers
+
+# DB 14 keeps test traffic away from a developer's own data in DB 0.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
+LAYER_KIND = os.environ.get("CHANNEL_LAYER", "core")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real Redis the tests use, emptied once per session."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(
+            f"Redis is required at {TEST_REDIS_URL} ({exc}). Start it with: redis-server "
+            "--daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+            pytrace=False,
+        )
+    client.flushdb()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def redis_channel_layer(settings, redis_url):
+    """Point the channel layer at the real Redis for every test."""
+    settings.CHANNEL_LAYERS = channel_layers_config(redis_url, LAYER_KIND)
+    yield
+
+
+@pytest.fixture
+async def hub():
+    """This test loop's hub, closed (groups left) at the end."""
+    from realtime.hub import get_hub
+
+    current = get_hub()
+    yield current
+    await current.aclose()
+
+
+def database_env() -> dict[str, str]:
+    """Environment that points a child process at the test database."""
+    settings_dict = connection.settings_dict
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return {"SQLITE_PATH": str(settings_dict["NAME"]), "DATABASE_URL": ""}
+    user, host = settings_dict.get("USER") or "postgres", settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"}
+
+
+@pytest.fixture
+def child_env(redis_url, transactional_db) -> dict[str, str]:
+    """Environment for child processes (servers, runners, publishers) sharing our Redis and DB."""
+    env = dict(os.environ)
+    env.update(database_env())
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "CHANNEL_LAYER": LAYER_KIND,
+            "DJANGO_SETTINGS_MODULE": "orderlines.settings",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def live_servers(child_env):
+    """Start real ASGI server processes on free ports; all are stopped after the test."""
+    servers = LiveServers(child_env)
+    yield servers
+    servers.stop_all()
+
+
+async def receive_json_within(ws, seconds: float = 5.0):
+    """Receive one JSON frame from a websockets client, under a timeout."""
+    import json
+
+    return json.loads(await asyncio.wait_for(ws.recv(), seconds))

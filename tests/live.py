@@ -1,0 +1,120 @@
+"""Real server and helper processes for live tests: started on free ports, stopped by PID."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Return once ``port`` accepts connections; fail if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Server exited with {proc.returncode}:\n{read_log(proc)}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"Server on port {port} did not start:\n{read_log(proc)}")
+
+
+def read_log(proc: subprocess.Popen) -> str:
+    """What a process started by this module wrote so far."""
+    path = getattr(proc, "log_path", None)
+    return Path(path).read_text(errors="replace")[-4000:] if path else ""
+
+
+SERVER_COMMANDS = {
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "orderlines.asgi:application"],
+    "uvicorn": [
+        "-m",
+        "uvicorn",
+        "orderlines.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+    ],
+    "runserver": ["manage.py", "runserver", "127.0.0.1:{port}", "--noreload"],
+}
+
+
+@dataclass
+class Server:
+    """One running server process."""
+
+    kind: str
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def http(self) -> str:
+        """Base HTTP URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        """Base WebSocket URL."""
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@dataclass
+class LiveServers:
+    """Starts servers and helper processes for one test; ``stop_all`` ends them by PID."""
+
+    env: dict[str, str]
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
+
+    def start(self, kind: str = "daphne") -> Server:
+        """Start an ASGI server of ``kind`` and wait until it accepts connections."""
+        port = free_port()
+        args = [arg.format(port=port) for arg in SERVER_COMMANDS[kind]]
+        proc = self.spawn([PYTHON, *args], name=f"{kind}-{port}")
+        wait_for_port(port, proc)
+        return Server(kind, port, proc)
+
+    def spawn(self, argv: list[str], name: str, env: dict | None = None) -> subprocess.Popen:
+        """Start a process in the repo root with the test environment, logging to a file."""
+        log_path = self.log_dir / f"orderlines-test-{name}-{os.getpid()}.log"
+        log = open(log_path, "w")
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
+        proc.log_path = log_path  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def run(self, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
+        """Run a short-lived process to completion with the test environment."""
+        return subprocess.run(
+            argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def stop_all(self) -> None:
+        """Terminate every process this object started, by PID."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
