@@ -91,7 +91,9 @@ else:
             "NAME": os.environ.get("SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
             # Runner, server and publisher processes write concurrently: wait, don't fail.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-            "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
+            # A file (not :memory:) so live-test server processes share it; per test run,
+            # so two runs on one machine never share it.
+            "TEST": {"NAME": f"/tmp/orderlines-test-{os.getpid()}.sqlite3"},
         }
     }
 

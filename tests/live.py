@@ -114,7 +114,7 @@ class LiveServers:
                 proc.terminate()
         for proc in self.procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
