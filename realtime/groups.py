@@ -21,7 +21,8 @@ def _name(*parts: str) -> str:
     name = ".".join((conf.get("GROUP_PREFIX"), *parts))
     if not _VALID_GROUP.match(name):
         raise ValueError(
-            f"Group name {name!r} is not valid for Channels; shorten settings.REALTIME['GROUP_PREFIX']."
+            f"Group name {name!r} is not valid for Channels; "
+            "shorten settings.REALTIME['GROUP_PREFIX']."
         )
     return name
 

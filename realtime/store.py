@@ -22,4 +22,4 @@ class RunStore(Protocol):
         """
 
     def snapshot(self, route: str, key: str) -> dict[str, Any] | None:
-        """Return the current state of ``key`` as the ``message`` of one update, or None if unknown."""
+        """The current state of ``key`` as the ``message`` of one update; None if unknown."""

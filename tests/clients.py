@@ -45,7 +45,7 @@ class SocketIOClient:
         """True if no event arrives within ``seconds``."""
         try:
             await asyncio.wait_for(self.events.get(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 
@@ -54,7 +54,7 @@ class SocketIOClient:
         (about 30 s, seen against a vanilla python-socketio server too), so don't wait on it."""
         try:
             await asyncio.wait_for(self.client.disconnect(), 2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

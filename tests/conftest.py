@@ -1,4 +1,4 @@
-"""Test setup: every test runs on the real Redis (channels-redis); missing Redis fails, never skips."""
+"""Test setup: every test runs on the real Redis (channels-redis); no Redis fails, never skips."""
 
 import asyncio
 import os
@@ -8,7 +8,7 @@ import redis
 from django.db import connection
 
 from orderlines.settings import channel_layers_config
-from tests.live import LiveServers
+from tests.live import LiveServers, PrivateRedis
 
 # DB 14 keeps test traffic away from a developer's own data in DB 0.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
@@ -86,3 +86,11 @@ async def receive_json_within(ws, seconds: float = 5.0):
     import json
 
     return json.loads(await asyncio.wait_for(ws.recv(), seconds))
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test's own, stopped at the end."""
+    server = PrivateRedis().start()
+    yield server
+    server.stop()

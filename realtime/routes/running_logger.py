@@ -22,7 +22,7 @@ class RunningLoggerRoute(Route):
     }
 
     async def process_start(self, session: Any, data: dict[str, Any]) -> None:
-        """Answer with the instance's current state as one update; subscriptions stay as they are."""
+        """Reply with the instance's current state as one update; subscriptions are kept."""
         key = self.key_of(data)
         state = await records.snapshot(self.name, key)
         session.reply(self.shape(self.name, key, state))
