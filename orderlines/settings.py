@@ -146,7 +146,12 @@ REALTIME = {
     "STORE": "orderlines.realtime_store.ProcessRunStore",
     "ALLOWED_ORIGINS": env_list(
         "REALTIME_ALLOWED_ORIGINS",
-        ["http://localhost:8000", "http://127.0.0.1:8000", "http://localhost:5173", "http://127.0.0.1:5173"],
+        [
+            "http://localhost:8000",
+            "http://127.0.0.1:8000",
+            "http://localhost:5173",
+            "http://127.0.0.1:5173",
+        ],
     ),
 }
 

@@ -20,8 +20,16 @@ async def test_idle_clients_still_receive_after_12_seconds(live_servers):
     async with plain_ws(f"{server.ws}/ws/uia/") as ws:
         await asyncio.sleep(12)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "manage.py", "realtime_publish", "uia", "uia", '{"idle": true}',
-            "--key", "p-idle", cwd=str(ROOT), env=live_servers.env,
+            sys.executable,
+            "manage.py",
+            "realtime_publish",
+            "uia",
+            "uia",
+            '{"idle": true}',
+            "--key",
+            "p-idle",
+            cwd=str(ROOT),
+            env=live_servers.env,
         )
         assert await asyncio.wait_for(proc.wait(), 60) == 0
         expected = {"topic": "uia", "process_id": "p-idle", "message": {"idle": True}}
