@@ -11,7 +11,7 @@ import queue
 import threading
 from typing import Any
 
-from . import bridge, conf, groups
+from . import bridge, conf, groups, records
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,23 @@ async def asend(key: str, command: dict[str, Any]) -> None:
     await conf.channel_layer().group_send(
         groups.control_group(key), {"type": CONTROL, "key": key, "command": command}
     )
+
+
+async def adebug_sign(key: str, msg: str, route: str = "running_logger") -> dict[str, Any]:
+    """Record a debug sign (``debug continue`` / ``debug stop``) for ``key`` and wake its runner.
+
+    Recorded first, so a runner that was not listening at this moment still finds it. This is
+    the one path for debug signs: client messages and admin actions both come through here.
+    """
+    command = {"topic": "debug_sign", "msg": msg, "process_instance_id": key}
+    await records.record(route, key, "debug_sign", command)
+    await asend(key, command)
+    return command
+
+
+def debug_sign(key: str, msg: str) -> dict[str, Any]:
+    """Synchronous form of ``adebug_sign`` (views, admin actions, scripts)."""
+    return bridge.run_sync(adebug_sign, key, msg)
 
 
 class ControlListener:

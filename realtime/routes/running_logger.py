@@ -35,11 +35,7 @@ class RunningLoggerRoute(Route):
 
     async def debug_sign(self, session: Any, data: dict[str, Any]) -> None:
         """Record a continue/stop and wake the instance's runner, wherever it runs."""
-        key = self.key_of(data)
-        command = self._command(key, data)
-        # Recorded first: a runner that was not listening at this moment still finds it.
-        await records.record(self.name, key, "debug_sign", command)
-        await control.asend(key, command)
+        await control.adebug_sign(self.key_of(data), data["msg"], route=self.name)
 
     def _command(self, key: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"topic": data["topic"], "msg": data["msg"], self.key_field: key}
