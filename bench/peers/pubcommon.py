@@ -1,0 +1,56 @@
+"""Shared by every Python publisher (stdlib only: it runs in bench/.env and in the project's venv).
+
+A publisher reads the payload file, stamps ``message.bench = {"t": µs, "seq": n}`` on each
+update, sends COUNT updates at RATE per second (0: as fast as it can) through its system's own
+"emit from another process" call, and prints one JSON line of totals.
+"""
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+
+def args() -> tuple[str, dict, int, float]:
+    """argv: REDIS_URL PAYLOAD_JSON COUNT RATE."""
+    url, path, count, rate = sys.argv[1:5]
+    with open(path) as fh:
+        payload = json.load(fh)
+    return url, payload, int(count), float(rate)
+
+
+def stamp(payload: dict, seq: int) -> dict:
+    """A copy of ``payload`` carrying its publish time and sequence number."""
+    message = dict(payload["message"], bench={"t": time.time_ns() // 1000, "seq": seq})
+    return dict(payload, message=message)
+
+
+def report(count: int, start: float) -> None:
+    cpu = os.times()
+    print(
+        json.dumps(
+            {"sent": count, "secs": time.monotonic() - start, "cpu_s": cpu.user + cpu.system}
+        ),
+        flush=True,
+    )
+
+
+async def apublish_loop(send, payload: dict, count: int, rate: float) -> None:
+    """Await ``send(update)`` COUNT times, paced at RATE per second."""
+    start = time.monotonic()
+    for seq in range(count):
+        if rate > 0:
+            await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
+        await send(stamp(payload, seq))
+    report(count, start)
+
+
+def publish_loop(send, payload: dict, count: int, rate: float) -> None:
+    """Call ``send(update)`` COUNT times, paced at RATE per second."""
+    start = time.monotonic()
+    for seq in range(count):
+        if rate > 0:
+            time.sleep(max(0.0, start + seq / rate - time.monotonic()))
+        send(stamp(payload, seq))
+    report(count, start)
