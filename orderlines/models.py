@@ -53,6 +53,8 @@ class Process(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Named in settings.REALTIME["PERMISSIONS"] (realtime.policy): act as a uia picker agent.
+        permissions = [("uia_agent", "Can act as a UI-automation picker agent")]
 
     def __str__(self) -> str:
         return self.name
@@ -109,6 +111,8 @@ class ProcessInstance(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Named in settings.REALTIME["PERMISSIONS"] (realtime.policy): continue/stop debug runs.
+        permissions = [("debug_processinstance", "Can send debug signs to a run")]
         indexes = [
             models.Index(fields=["status", "started_at"], name="orderlines_pi_status_started"),
             models.Index(fields=["process", "started_at"], name="orderlines_pi_process_started"),
@@ -200,6 +204,14 @@ class RunningLogQuerySet(models.QuerySet):
     def delete(self) -> tuple[int, dict[str, int]]:
         """Refuse: rows go only together with their process instance."""
         raise AppendOnlyError("RunningLog rows cannot be deleted; delete the process instance.")
+
+    def prune(self, before: Any) -> int:
+        """Delete rows created before ``before``: retention, the one other way rows leave.
+
+        A client resuming from a pruned seq is told so and gets the state instead.
+        """
+        count, _ = models.QuerySet.delete(self.filter(created_at__lt=before))
+        return count
 
 
 class RunningLog(models.Model):

@@ -5,7 +5,9 @@ from typing import Any
 
 from channels.routing import ProtocolTypeRouter, URLRouter
 
+from . import conf
 from .origins import is_allowed
+from .outbox import guard_send, server_transport
 from .routing import websocket_urlpatterns
 from .socketio.server import socketio_application
 
@@ -29,10 +31,60 @@ class OriginGuard:
         await send({"type": "websocket.close", "code": 4403})
 
 
+class SendGuard:
+    """Every WebSocket (both transports): bounded server-side buffering and frame size.
+
+    The ASGI ``send`` waits while the server holds more than ``SEND_BUFFER_BYTES`` unsent for
+    the client and aborts the connection when stuck (see realtime.outbox). Frames larger than
+    16 x ``MAX_MESSAGE_BYTES`` are refused by daphne itself (close 1009) instead of being
+    buffered whole; uvicorn does the same above ``--ws-max-size`` (16 MiB by default).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Wrap ``send`` of WebSocket connections; pass everything else through."""
+        if scope["type"] == "websocket":
+            _limit_frame_size(send)
+            send = _allow_standard_close_codes(guard_send(send), send)
+        await self.app(scope, receive, send)
+
+
+def _limit_frame_size(send: Any) -> None:
+    # daphne: send is partial(server.handle_reply, protocol); autobahn reads these per
+    # protocol instance when frames arrive, and fails the connection with 1009 above them.
+    protocol = getattr(send, "args", (None,))[0]
+    if server_transport(send) is not None and hasattr(protocol, "maxMessagePayloadSize"):
+        limit = 16 * conf.get("MAX_MESSAGE_BYTES")
+        protocol.maxMessagePayloadSize = protocol.maxFramePayloadSize = limit
+
+
+def _allow_standard_close_codes(send: Any, raw_send: Any) -> Any:
+    # autobahn (daphne) lets applications close only with 1000 or 3000-4999 and raises on
+    # 1012 "service restart", the code a graceful shutdown needs; send that frame directly.
+    protocol = getattr(raw_send, "args", (None,))[0]
+    if not hasattr(protocol, "sendCloseFrame"):
+        return send
+
+    async def guarded(message: dict) -> None:
+        code = message.get("code")
+        if message["type"] == "websocket.close" and code and 1000 < code < 3000:
+            if getattr(protocol, "state", None) == protocol.STATE_OPEN:
+                reason = (message.get("reason") or "").encode("utf-8")[:120]
+                protocol.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)
+            return
+        await send(message)
+
+    return guarded
+
+
 def realtime_application(http_app: Any) -> Any:
     """``/socket.io/`` to socket.io; other HTTP to ``http_app``; WebSocket to the routes."""
-    return socketio_application(
-        ProtocolTypeRouter(
-            {"http": http_app, "websocket": OriginGuard(URLRouter(websocket_urlpatterns))}
+    return SendGuard(
+        socketio_application(
+            ProtocolTypeRouter(
+                {"http": http_app, "websocket": OriginGuard(URLRouter(websocket_urlpatterns))}
+            )
         )
     )

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 
+from . import shutdown
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -39,6 +41,7 @@ def run_sync(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    if loop is not None and running is not loop:
-        return asyncio.run_coroutine_threadsafe(func(*args, **kwargs), loop).result()
-    return async_to_sync(func)(*args, **kwargs)
+    with shutdown.busy():  # a graceful shutdown waits for this call (a publish, a sign)
+        if loop is not None and running is not loop:
+            return asyncio.run_coroutine_threadsafe(func(*args, **kwargs), loop).result()
+        return async_to_sync(func)(*args, **kwargs)

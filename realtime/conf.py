@@ -30,6 +30,54 @@ DEFAULTS: dict[str, Any] = {
     "GROUP_REFRESH_SECONDS": 3600.0,
     # Prefix of every group this app creates in the channel layer.
     "GROUP_PREFIX": "realtime",
+    # -- no update lost (realtime.recovery) -------------------------------------------------
+    # Redis that keeps recent broadcasts and socket.io sessions for connection-state
+    # recovery across server processes; None: kept in this process only (embedded default).
+    "RECOVERY_REDIS_URL": None,
+    # How long a disconnected socket.io session can come back and get what it missed.
+    "RECOVERY_WINDOW_SECONDS": 120.0,
+    # Broadcasts kept per route for recovery (a capped Redis stream).
+    "RECOVERY_MAX_PACKETS": 10_000,
+    # Most updates one resume replays from the store before answering with a snapshot.
+    "RESUME_MAX_EVENTS": 1_000,
+    # -- who may connect (realtime.auth, realtime.policy) --------------------------------
+    # Let clients without a session or token in; None: follow settings.DEBUG (off in production).
+    "ALLOW_ANONYMOUS": None,
+    # Lifetime in seconds of tokens from the token endpoint (realtime_token --max-age overrides).
+    "TOKEN_MAX_AGE": 3600,
+    # Dotted path of the policy callable (user, action, route, key) -> bool; see realtime.policy.
+    "POLICY": "realtime.policy.permission_policy",
+    # "<route>.<action>" -> Django permission the default policy asks for (None: any signed-in
+    # user). Actions: follow (receive a route or one key), control (debug signs, step_debug),
+    # request (ask agents for a uia pick), agent (connect with role=agent). Staff pass all.
+    "PERMISSIONS": {
+        "running_logger.follow": "orderlines.view_processinstance",
+        "running_logger.control": "orderlines.debug_processinstance",
+        "uia.follow": "orderlines.view_process",
+        "uia.request": "orderlines.view_process",
+        "uia.agent": "orderlines.uia_agent",
+    },
+    # -- input limits (realtime.limits) --------------------------------------------------
+    # Client messages per second per connection (token bucket rate) and the burst allowed.
+    "MAX_MESSAGES_PER_SECOND": 20.0,
+    "MESSAGE_BURST": 40,
+    # Messages refused in a row for the rate limit before the connection is closed (a flood).
+    "FLOOD_TOLERANCE": 40,
+    # Open connections per client address per server process; 0: no limit.
+    "MAX_CONNECTIONS_PER_ADDRESS": 100,
+    # -- slow clients (realtime.outbox) ---------------------------------------------------
+    # Event topics whose queued frame a newer frame of the same key replaces (full states).
+    "LATEST_ONLY_TOPICS": ["running_logger"],
+    # Bytes the ASGI server may hold unsent for one WebSocket before sends wait (daphne).
+    "SEND_BUFFER_BYTES": 256 * 1024,
+    # A connection whose sends have not progressed for this long while frames wait is closed.
+    "STUCK_CLIENT_SECONDS": 30.0,
+    # -- graceful shutdown (realtime.shutdown) ---------------------------------------------
+    # On SIGTERM: close every connection (WebSocket 1012, socket.io transport close so
+    # clients reconnect elsewhere) and wait at most this long for queued frames and publishes.
+    "SHUTDOWN_TIMEOUT": 10.0,
+    # Install the SIGTERM hook when the first hub starts (main thread only).
+    "SHUTDOWN_ON_SIGTERM": True,
 }
 
 
@@ -46,7 +94,10 @@ def _resolved() -> dict[str, Any]:
 
 def get(name: str) -> Any:
     """Return the value of one ``REALTIME`` option (user value or default)."""
-    return _resolved()[name]
+    value = _resolved()[name]
+    if name == "ALLOW_ANONYMOUS" and value is None:
+        return bool(settings.DEBUG)
+    return value
 
 
 @cache
@@ -60,6 +111,18 @@ def store() -> Any:
     except ImportError as exc:
         raise ImproperlyConfigured(
             f"settings.REALTIME['STORE'] = {path!r} cannot be imported: {exc}"
+        ) from exc
+
+
+@cache
+def policy() -> Any:
+    """Return the authorization callable named by ``REALTIME['POLICY']``."""
+    path = get("POLICY")
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"settings.REALTIME['POLICY'] = {path!r} cannot be imported: {exc}"
         ) from exc
 
 
@@ -79,6 +142,7 @@ def channel_layer() -> Any:
 
 @receiver(setting_changed)
 def _reset(setting: str, **kwargs: Any) -> None:
-    if setting in {"REALTIME", "CHANNEL_LAYERS"}:
+    if setting in {"REALTIME", "CHANNEL_LAYERS", "DEBUG"}:
         _resolved.cache_clear()
         store.cache_clear()
+        policy.cache_clear()

@@ -8,6 +8,12 @@ per codec, to its local members.
 
 Delivery: at most once per member per broadcast (a member is in a group at most once, and a
 broadcast targets one group). Nothing is buffered for members that are not yet joined.
+
+Redis outages: local membership never depends on Redis. A join while the layer is down is
+accepted and subscribed locally; the hub's repair task retries the channel-layer side with
+a capped back-off until it succeeds, and re-adds every group after a receive failure (a
+restarted Redis has forgotten them). Broadcasts published during the outage are lost to
+the live stream (publishers got a PublishError); the store keeps the records.
 """
 
 import asyncio
@@ -17,7 +23,7 @@ import weakref
 from collections import defaultdict
 from typing import Any, Protocol
 
-from . import bridge, conf
+from . import bridge, conf, shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +45,8 @@ class Member(Protocol):
 
     codec: Codec
 
-    def push(self, frame: Any) -> None:
-        """Queue ``frame`` for sending, without blocking."""
+    def push(self, frame: Any, message: dict[str, Any]) -> None:
+        """Queue ``frame`` (the encoding of broadcast ``message``) without blocking."""
 
 
 class Hub:
@@ -55,6 +61,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._pending_acks: dict[str, asyncio.Future[bool]] = {}
         self._rejoin_needed = False
+        self._repair: asyncio.Task[None] | None = None
 
     # -- membership ---------------------------------------------------------------------
 
@@ -68,30 +75,59 @@ class Hub:
         self.members.get(group, set()).discard(member)
         try:
             await self._sync(group)
-        except Exception:
-            logger.warning("Could not leave group %s in the channel layer", group, exc_info=True)
+        except Exception as exc:  # e.g. Redis down: the stale membership expires on its own
+            logger.warning("Could not leave group %s in the channel layer: %r", group, exc)
 
     async def _sync(self, group: str) -> None:
         # Under one lock, so a join racing a leave of the last member can never end with
-        # local members and no channel-layer membership (or the reverse).
+        # local members and no channel-layer membership (or the reverse). ``_joined`` is
+        # what we *want* in the layer; when the layer refuses, the repair task catches up.
         async with self._lock:
-            await self._start()
             wanted = bool(self.members.get(group))
-            if wanted and group not in self._joined:
-                await self.layer.group_add(group, self.channel)
-                self._joined.add(group)
-            elif not wanted and group in self._joined:
-                self._joined.discard(group)
-                self.members.pop(group, None)
-                await self.layer.group_discard(group, self.channel)
+            try:
+                await self._start()
+                if wanted and group not in self._joined:
+                    self._joined.add(group)
+                    await self.layer.group_add(group, self.channel)
+                elif not wanted and group in self._joined:
+                    self._joined.discard(group)
+                    self.members.pop(group, None)
+                    await self.layer.group_discard(group, self.channel)
+            except Exception:
+                if not wanted:
+                    raise  # leave() logs it; a stale member expires and costs nothing
+                logger.warning("Channel layer refused group %s; joined locally, retrying", group)
+                self._needs_repair()
 
     async def _start(self) -> None:
         if self.channel is not None:
             return
+        # RedisPubSubChannelLayer subscribes here, so this can fail while Redis is down.
         self.channel = await self.layer.new_channel("realtime")
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read_loop()), loop.create_task(self._refresh_loop())]
         logger.info("Realtime hub listening on %s", self.channel)
+
+    def _needs_repair(self) -> None:
+        self._rejoin_needed = True
+        if self._repair is None or self._repair.done():
+            self._repair = asyncio.get_running_loop().create_task(self._repair_loop())
+
+    async def _repair_loop(self) -> None:
+        # Retries until the layer takes every wanted group again, then ends.
+        backoff = 0.1
+        while self._rejoin_needed:
+            try:
+                async with self._lock:
+                    await self._start()
+                await self._rejoin_all()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("Hub could not re-join groups (%r); retry in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
     async def aclose(self) -> None:
         """Stop the hub's tasks and leave every group (tests, graceful shutdown)."""
@@ -103,6 +139,10 @@ class Hub:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks = []
+        if self._repair is not None:
+            self._repair.cancel()
+            self._repair = None
+        self._rejoin_needed = False
         for group in tuple(self._joined):
             try:
                 await self.layer.group_discard(group, self.channel)
@@ -118,17 +158,15 @@ class Hub:
         backoff = 0.1
         while True:
             try:
-                if self._rejoin_needed:
-                    await self._rejoin_all()
                 message = await self.layer.receive(self.channel)
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # Redis went away (or similar): keep sockets open, retry with a capped
-                # back-off, and re-add our groups once it answers (a restart forgets them).
-                logger.warning("Hub receive failed; retrying in %.1fs", backoff, exc_info=True)
-                self._rejoin_needed = True
+            except Exception as exc:
+                # Redis went away (or similar): keep sockets open, retry with a capped back-off,
+                # and let the repair task re-add our groups (a restarted Redis forgot them).
+                logger.warning("Hub receive failed (%r); retrying in %.1fs", exc, backoff)
+                self._needs_repair()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
@@ -152,7 +190,7 @@ class Hub:
         async with self._lock:
             for group in tuple(self._joined):
                 await self.layer.group_add(group, self.channel)
-        self._rejoin_needed = False
+            self._rejoin_needed = False
         logger.info("Hub re-joined %d group(s)", len(self._joined))
 
     def dispatch(self, message: dict[str, Any]) -> None:
@@ -180,7 +218,7 @@ class Hub:
             frame = frames.get(id(codec))
             if frame is None:
                 frame = frames[id(codec)] = codec.encode(message)
-            member.push(frame)
+            member.push(frame, message)
         return len(members)
 
     # -- uia agents ---------------------------------------------------------------------
@@ -221,6 +259,19 @@ class Hub:
             logger.warning("Could not acknowledge a uia request", exc_info=True)
 
 
+def latest_only_key(message: dict[str, Any]) -> str | None:
+    """For a full-state broadcast (``LATEST_ONLY_TOPICS``) of one key: what a newer one replaces.
+
+    Transports pass it to ``Outbox.push(frame, replace=...)`` so a slow client gets the
+    newest state of an instance instead of a backlog of stale ones.
+    """
+    key = message.get("key")
+    topic = (message.get("event") or {}).get("topic")
+    if key is None or topic not in conf.get("LATEST_ONLY_TOPICS"):
+        return None
+    return f"{topic}:{key}"
+
+
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
 
 
@@ -239,4 +290,5 @@ def get_hub() -> Hub:
     if hub is None:
         hub = _hubs[loop] = Hub(conf.channel_layer())
         bridge.set_home_loop(loop)
+        shutdown.install(loop)
     return hub

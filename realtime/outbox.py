@@ -1,59 +1,140 @@
-"""A bounded per-connection send queue, drained by one writer task per connection.
+"""Bounded per-connection send queues, and back-pressure at the ASGI server's socket.
 
 Why: the hub hands a frame to every local connection without awaiting any of them, so one
-client that stops reading delays only itself and holds at most ``SEND_QUEUE_SIZE`` frames.
+client that stops reading delays only itself. What such a client costs is bounded three ways:
+
+- its ``Outbox`` holds at most ``SEND_QUEUE_SIZE`` frames; a newer full-state frame (a
+  ``LATEST_ONLY_TOPICS`` event of the same key) replaces the queued older one, otherwise the
+  oldest frame is dropped when full (and counted);
+- ``guard_send`` makes the ASGI server's ``send`` wait while more than ``SEND_BUFFER_BYTES``
+  sit unsent in its socket buffer (daphne buffers without limit otherwise), so frames stay
+  in the bounded outbox instead of piling up in the server;
+- a send that has not progressed for ``STUCK_CLIENT_SECONDS`` aborts the TCP connection.
+
+Both transports use it: the plain WebSocket consumer sends through an ``Outbox``; the
+socket.io transport feeds the Engine.IO socket's queue from one (``engineio_sender``).
 """
 
 import asyncio
+import itertools
 import logging
-from collections import deque
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from . import conf
+from .exceptions import SlowClient
+
 logger = logging.getLogger(__name__)
+
+SendMany = Callable[[list[Any]], Awaitable[None]]
+# A send still waiting after this long means the client is behind (see Outbox._congested).
+CONGESTED_AFTER_SECONDS = 0.2
 
 
 class Outbox:
-    """Frames waiting for one connection; the oldest are dropped when it is full."""
+    """Frames waiting for one connection, sent in order by one writer task."""
 
-    def __init__(self, send: Callable[[Any], Awaitable[None]], maxsize: int) -> None:
-        self._send = send
-        self._maxsize = maxsize
-        self._frames: deque[Any] = deque()
+    def __init__(
+        self,
+        send: Callable[[Any], Awaitable[None]] | None,
+        maxsize: int,
+        *,
+        send_many: SendMany | None = None,
+        on_stuck: Callable[[], Any] | None = None,
+    ) -> None:
+        self._send_many = send_many or _one_by_one(send)
+        self._maxsize = max(1, maxsize)
+        self._frames: OrderedDict[Any, Any] = OrderedDict()
+        self._numbers = itertools.count()
         self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._writer: asyncio.Task[None] | None = None
+        self._sending_since: float | None = None
+        self._on_stuck = on_stuck
+        self.stuck = False
         self.dropped = 0
+        self.replaced = 0
 
     def start(self) -> None:
         """Start the writer task (once the transport can send)."""
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
-    def push(self, frame: Any) -> None:
-        """Queue one frame without waiting; never raises."""
+    def push(self, frame: Any, replace: str | None = None) -> None:
+        """Queue one frame without waiting; never raises.
+
+        ``replace``: a frame queued earlier with the same value is removed (this one carries
+        a newer full state), so a slow client gets fewer, newer frames, in order.
+        """
+        self._check_stuck()
+        if replace is not None and self._congested():
+            key: Any = ("latest", replace)
+            if self._frames.pop(key, None) is not None:
+                self.replaced += 1
+        else:
+            key = next(self._numbers)
         if len(self._frames) >= self._maxsize:
-            self._frames.popleft()
+            self._frames.popitem(last=False)
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning("Slow client: %d frame(s) dropped so far", self.dropped)
-        self._frames.append(frame)
+        self._frames[key] = frame
+        self._idle.clear()
         self._ready.set()
+
+    def _congested(self) -> bool:
+        # Replace only for a client that is really behind (its send blocked, or a half-full
+        # queue): a burst that a fast client drains in the same tick must arrive whole, or
+        # "every update exactly once" (recovery, the benchmark's zero loss) would not hold.
+        since = self._sending_since
+        blocked = since is not None and time.monotonic() - since > CONGESTED_AFTER_SECONDS
+        return blocked or len(self._frames) >= self._maxsize // 2
+
+    def _check_stuck(self) -> None:
+        since = self._sending_since
+        if self.stuck or since is None:
+            return
+        elapsed = time.monotonic() - since
+        if elapsed > conf.get("STUCK_CLIENT_SECONDS"):
+            self.stuck = True
+            logger.warning("Slow client: no send progress for %.0fs; disconnecting it", elapsed)
+            if self._on_stuck is not None:
+                result = self._on_stuck()
+                if asyncio.iscoroutine(result):
+                    asyncio.get_running_loop().create_task(result)
 
     async def _drain(self) -> None:
         while True:
             await self._ready.wait()
             self._ready.clear()
             while self._frames:
-                frame = self._frames.popleft()
+                batch = list(self._frames.values())
+                self._frames.clear()
+                self._sending_since = time.monotonic()
                 try:
-                    await self._send(frame)
+                    await self._send_many(batch)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     # The transport is gone; its disconnect handler will close us.
                     logger.debug("Send failed; dropping the rest of this outbox", exc_info=True)
                     self._frames.clear()
+                    self._idle.set()
                     return
+                finally:
+                    self._sending_since = None
+            self._idle.set()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until every queued frame is handed to the transport; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         """Stop the writer; queued frames are discarded."""
@@ -65,3 +146,107 @@ class Outbox:
                 pass
             self._writer = None
         self._frames.clear()
+        self._idle.set()
+
+
+def _one_by_one(send: Callable[[Any], Awaitable[None]] | None) -> SendMany:
+    if send is None:
+        raise TypeError("Outbox needs send or send_many")
+
+    async def send_many(frames: list[Any]) -> None:
+        for frame in frames:
+            await send(frame)
+
+    return send_many
+
+
+def engineio_sender(eio_socket: Any) -> SendMany:
+    """Hand packets to an Engine.IO socket's queue and wait until its writer took them.
+
+    Engine.IO's queue is unbounded; waiting for it to empty (``join``) keeps the backlog in
+    our bounded outbox, where newer states replace older ones. A long-polling client takes
+    a whole batch per poll.
+    """
+
+    async def send_many(packets: list[Any]) -> None:
+        if eio_socket.closed or eio_socket.closing:
+            raise ConnectionError("Engine.IO socket closed")
+        for packet in packets:
+            eio_socket.queue.put_nowait(packet)
+        await eio_socket.queue.join()
+
+    return send_many
+
+
+# -- the ASGI server's socket ----------------------------------------------------------------
+
+
+def server_transport(send: Any) -> Any:
+    """The TCP transport behind an ASGI ``send`` of daphne or uvicorn, or None if unknown."""
+    owner = getattr(send, "__self__", None)  # uvicorn: a bound method of its protocol
+    if owner is None and getattr(send, "args", None):  # daphne: partial(handle_reply, protocol)
+        owner = send.args[0]
+    return getattr(owner, "transport", None)
+
+
+def buffered_bytes(transport: Any) -> int:
+    """Bytes written to ``transport`` but not yet taken by the kernel."""
+    if hasattr(transport, "get_write_buffer_size"):  # asyncio transports (uvicorn)
+        return int(transport.get_write_buffer_size())
+    data = getattr(transport, "dataBuffer", b"")  # Twisted FileDescriptor (daphne)
+    return len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+
+def _closed(transport: Any) -> bool:
+    if hasattr(transport, "is_closing"):
+        return bool(transport.is_closing())
+    return bool(getattr(transport, "disconnected", False) or getattr(transport, "disconnecting", 0))
+
+
+def abort(transport: Any) -> None:
+    """Drop the TCP connection now, discarding what is buffered for it."""
+    if hasattr(transport, "abortConnection"):
+        transport.abortConnection()
+    elif hasattr(transport, "abort"):
+        transport.abort()
+
+
+def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awaitable[None]]:
+    """Wrap a WebSocket ``send``: wait while the socket buffer is full, abort when stuck."""
+    transport = server_transport(send)
+    if transport is None:
+        return send
+    limit, patience = conf.get("SEND_BUFFER_BYTES"), conf.get("STUCK_CLIENT_SECONDS")
+
+    async def guarded(message: dict) -> None:
+        started = time.monotonic()
+        sending = asyncio.ensure_future(send(message))
+        sending.add_done_callback(_retrieve)
+        # Shielded wait: uvicorn's send may itself wait for the socket to drain.
+        done, _ = await asyncio.wait({sending}, timeout=patience)
+        if not done:
+            _give_up(transport, sending)
+        await sending
+        while buffered_bytes(transport) > limit and not _closed(transport):
+            if time.monotonic() - started > patience:
+                _give_up(transport, None)
+            await asyncio.sleep(0.01)  # daphne offers no drain event to wait on
+
+    return guarded
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    # A send cut short by _give_up ends with the server's "client disconnected": expected.
+    if not future.cancelled():
+        future.exception()
+
+
+def _give_up(transport: Any, pending: asyncio.Future | None) -> None:
+    logger.warning(
+        "Slow client: socket not drained for %.0fs; aborting the connection",
+        conf.get("STUCK_CLIENT_SECONDS"),
+    )
+    abort(transport)
+    if pending is not None:
+        pending.cancel()
+    raise SlowClient("The client read nothing for too long and was disconnected.")

@@ -35,6 +35,15 @@ def redis_url() -> str:
 def redis_channel_layer(settings, redis_url):
     """Point the channel layer at the real Redis for every test."""
     settings.CHANNEL_LAYERS = channel_layers_config(redis_url, LAYER_KIND)
+    settings.REALTIME = {**settings.REALTIME, "RECOVERY_REDIS_URL": redis_url}
+    # Tests run with DEBUG off; the suite's clients connect anonymously unless a test of
+    # authentication (tests/test_auth.py) turns this off.
+    settings.REALTIME = {**settings.REALTIME, "ALLOW_ANONYMOUS": True}
+    # In-process connections that a test never closed would hold their address slot
+    # (realtime.limits counts per process) into the next test.
+    from realtime.limits import ADDRESSES
+
+    ADDRESSES.open.clear()
     yield
 
 
@@ -68,6 +77,7 @@ def child_env(redis_url, transactional_db) -> dict[str, str]:
             "REDIS_URL": redis_url,
             "CHANNEL_LAYER": LAYER_KIND,
             "DJANGO_SETTINGS_MODULE": "orderlines.settings",
+            "REALTIME_ALLOW_ANONYMOUS": "true",
         }
     )
     return env

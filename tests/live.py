@@ -82,11 +82,15 @@ class LiveServers:
     procs: list[subprocess.Popen] = field(default_factory=list)
     log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
 
-    def start(self, kind: str = "daphne") -> Server:
-        """Start an ASGI server of ``kind`` and wait until it accepts connections."""
+    def start(self, kind: str = "daphne", env: dict[str, str] | None = None) -> Server:
+        """Start an ASGI server of ``kind`` and wait until it accepts connections.
+
+        ``env`` values may use ``{port}`` (e.g. an allowed origin of the server's own port).
+        """
         port = free_port()
         args = [arg.format(port=port) for arg in SERVER_COMMANDS[kind]]
-        proc = self.spawn([PYTHON, *args], name=f"{kind}-{port}")
+        extra = {name: value.format(port=port) for name, value in (env or {}).items()}
+        proc = self.spawn([PYTHON, *args], name=f"{kind}-{port}", env=extra)
         wait_for_port(port, proc)
         return Server(kind, port, proc)
 

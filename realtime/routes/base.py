@@ -3,8 +3,9 @@
 import logging
 from typing import Any, ClassVar
 
+from .. import policy
 from ..exceptions import InvalidMessage
-from ..protocol import require_str
+from ..protocol import optional_seq, require_str
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,8 @@ class Route:
     name: ClassVar[str]
     key_field: ClassVar[str]
     handlers: ClassVar[dict[tuple[str, str], str]]
+    # Handler method name -> the policy action it needs (realtime.policy); absent: none.
+    actions: ClassVar[dict[str, str]] = {}
 
     async def handle(self, session: Any, data: dict[str, Any]) -> None:
         """Run one client message; raise a RealtimeError for anything the client got wrong."""
@@ -33,10 +36,15 @@ class Route:
                 f"Unknown message topic={topic!r} msg={msg!r} on {self.name}; known: {known}.",
                 code="unknown_message",
             )
+        if handler in self.actions:
+            await policy.require(_user(session), self.actions[handler], self.name, _key(self, data))
         await getattr(self, handler)(session, data)
 
     async def subscribe(self, session: Any, data: dict[str, Any]) -> None:
-        """``{"action": "subscribe", "topic": ROUTE[, KEY_FIELD: id]}`` of PROTOCOL.md section 3."""
+        """``{"action": "subscribe", "topic": ROUTE[, KEY_FIELD: id[, "last_seq": n]]}``.
+
+        PROTOCOL.md section 3; with an id it narrows (state first, or what was missed
+        after ``last_seq``)."""
         if data["action"] != "subscribe":
             raise InvalidMessage(
                 f"Unknown action {data['action']!r}; the only action is 'subscribe'.",
@@ -49,7 +57,8 @@ class Route:
             )
         session.use_legacy_frames()
         if data.get(self.key_field) is not None:
-            await session.follow(self.key_of(data))
+            await policy.require(_user(session), "follow", self.name, self.key_of(data))
+            await session.follow(self.key_of(data), last_seq=optional_seq(data))
 
     def key_of(self, data: dict[str, Any]) -> str:
         """The id this message is about, validated."""
@@ -60,3 +69,15 @@ class Route:
         if key is None:
             return {"topic": topic, "message": message}
         return {"topic": topic, self.key_field: key, "message": message}
+
+
+def _user(session: Any) -> Any:
+    """The connection's user (set at admission); a session made without one is anonymous."""
+    from django.contrib.auth.models import AnonymousUser
+
+    return getattr(session, "user", None) or AnonymousUser()
+
+
+def _key(route: Route, data: dict[str, Any]) -> str | None:
+    key = data.get(route.key_field)
+    return key if isinstance(key, str) else None

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from .. import control, records
+from .. import control
 from .base import Route
 
 logger = logging.getLogger(__name__)
@@ -20,17 +20,24 @@ class RunningLoggerRoute(Route):
         ("debug_sign", "debug continue"): "debug_sign",
         ("debug_sign", "debug stop"): "debug_sign",
     }
+    actions = {"process_start": "follow", "step_debug": "control", "debug_sign": "control"}
 
     async def process_start(self, session: Any, data: dict[str, Any]) -> None:
-        """Reply with the instance's current state as one update; subscriptions are kept."""
+        """The instance's current state now, then its updates with no gap or duplicate.
+
+        A narrowed connection adds the instance to what it follows; one that follows the
+        whole route keeps doing so.
+        """
         key = self.key_of(data)
-        state = await records.snapshot(self.name, key)
-        session.reply(self.shape(self.name, key, state))
+        if session.keys is None:
+            await session.show_state(key)
+        else:
+            await session.follow(key)
 
     async def step_debug(self, session: Any, data: dict[str, Any]) -> None:
         """Follow the debug run (it may not exist yet) and tell its runner."""
         key = self.key_of(data)
-        await session.follow(key)
+        await session.follow(key, state=False)
         await control.asend(key, self._command(key, data))
 
     async def debug_sign(self, session: Any, data: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ class UiaRoute(Route):
     name = "uia"
     key_field = "process_id"
     handlers = {("uia", "get_uia"): "get_uia", ("uia", "uia_info"): "uia_info"}
+    actions = {"get_uia": "request", "uia_info": "agent"}
 
     async def get_uia(self, session: Any, data: dict[str, Any]) -> None:
         """Forward the pick request to every connected agent, or tell the asker none is there."""

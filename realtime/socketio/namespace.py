@@ -7,11 +7,12 @@ from urllib.parse import parse_qs
 
 import socketio
 
-from .. import protocol
+from .. import protocol, recovery
 from ..exceptions import InvalidMessage, RealtimeError
-from ..hub import get_hub
+from ..hub import get_hub, latest_only_key
 from ..routes import Route
 from ..session import Session
+from . import csr, guard
 from .codec import SocketIOEventCodec
 
 logger = logging.getLogger(__name__)
@@ -28,19 +29,25 @@ class SocketTransport:
         self.eio_socket = eio_socket
         self.codec = codec
         self._held: list[Any] | None = []
+        self.outbox = guard.socket_outbox(eio_socket)  # bounded; newer states replace older
 
-    def push(self, packet: Any) -> None:
-        """Queue ``packet`` on the socket (Engine.IO's own writer task sends it)."""
+    def push(self, packet: Any, message: dict[str, Any] | None = None) -> None:
+        """Queue ``packet`` for the socket (our outbox feeds Engine.IO's writer task)."""
         if self._held is not None:
-            self._held.append(packet)
+            self._held.append((packet, message))
         elif not self.eio_socket.closed:
-            self.eio_socket.queue.put_nowait(packet)
+            self.outbox.push(packet, latest_only_key(message) if message else None)
 
     def release(self) -> None:
         """Start sending, beginning with what was held."""
         held, self._held = self._held or [], None
-        for packet in held:
-            self.push(packet)
+        self.outbox.start()
+        for packet, message in held:
+            self.push(packet, message)
+
+    async def close_for_shutdown(self) -> None:
+        """Graceful shutdown: the client reconnects (see guard.close_for_shutdown)."""
+        await guard.close_for_shutdown(self)
 
 
 class RouteNamespace(socketio.AsyncNamespace):
@@ -51,39 +58,80 @@ class RouteNamespace(socketio.AsyncNamespace):
         self.route = route
         self.codec = SocketIOEventCodec(self.namespace, route.name)
         self.sessions: dict[str, Session] = {}
+        self.recovery_ids: dict[str, tuple[str, str]] = {}
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Subscribe as the query string or ``auth`` says (key, ``role=agent`` on uia)."""
         options = _connect_options(environ, auth)
+        agent = options.get("role") == "agent" and self.route.name == "uia"
+        key = options.get(self.route.key_field) or None
+        admitted = await guard.admit(self.route.name, environ, options, key=key, agent=agent)
         eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
         transport = SocketTransport(self.server.eio.sockets[eio_sid], self.codec)
-        agent = options.get("role") == "agent" and self.route.name == "uia"
         session = self.sessions[sid] = Session(self.route, transport, get_hub(), is_agent=agent)
+        guard.attach(session, admitted)
         try:
-            await session.open(options.get(self.route.key_field) or None)
+            pid, start = await self._open(session, key, options, auth)
         except Exception as exc:
             self.sessions.pop(sid, None)
+            guard.release(session)
             await session.close()
             logger.warning("Refused socket.io connection: %r", exc)
             raise socketio.exceptions.ConnectionRefusedError(
                 "Realtime service unavailable"
             ) from exc
+        self.recovery_ids[sid] = (pid, start)
+        csr.announce(self.namespace, sid, pid)
         # python-socketio queues the CONNECT acknowledgement right after this returns,
         # before the loop runs callbacks: releasing then keeps events after it.
         asyncio.get_running_loop().call_soon(transport.release)
 
+    async def _open(
+        self, session: Session, key: str | None, options: dict[str, str], auth: Any
+    ) -> tuple[str, str]:
+        """Recover the client's previous session, or subscribe afresh; returns (pid, start)."""
+        # Taken before subscribing: everything after it is either live or replayable.
+        start = await recovery.backend().last_offset(self.route.name)
+        claims = auth if isinstance(auth, dict) else {}
+        pid = claims.get("pid")
+        if not (isinstance(pid, str) and await csr.recover(session, pid, claims.get("offset"))):
+            pid = csr.new_pid()
+            await self._subscribe(session, key, options)
+        session.on_change = lambda changed: csr.save(changed, pid, start)
+        await csr.save(session, pid, start)
+        return pid, start
+
+    async def _subscribe(self, session: Session, key: str | None, options: dict) -> None:
+        # Bad options get an error event; the connection still subscribes as best it can.
+        try:
+            last_seq = protocol.optional_seq(options)
+        except RealtimeError as error:
+            session.reply_error(error)
+            last_seq = None
+        try:
+            await session.open(key, last_seq=last_seq)
+        except RealtimeError as error:  # e.g. an unknown instance: it stays followed
+            session.reply_error(error)
+
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """Leave every group."""
         session = self.sessions.pop(sid, None)
+        pid, start = self.recovery_ids.pop(sid, (None, ""))
+        if session is not None and pid is not None:
+            await csr.save(session, pid, start)  # the recovery window starts now
         if session is not None:
+            guard.release(session)
             await session.close()
+            await session.transport.outbox.close()
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Route every client event through the route's rules; never raise into python-socketio."""
-        if event in {"connect", "disconnect"}:
+        if isinstance(event, str) and event in {"connect", "disconnect"}:  # fuzz: [..] events
             return await super().trigger_event(event, *args)
         session = self.sessions.get(args[0]) if args else None
         if session is None:
+            return None
+        if not await guard.allow_message(self.server, self.namespace, args[0], session):
             return None
         try:
             await session.receive(_event_payload(self.route, event, args[1:]))

@@ -8,6 +8,8 @@ import socketio
 from .. import conf
 from ..origins import is_allowed
 from ..routes import ROUTES
+from .csr import RecoveryPacket
+from .filter import EngineIOFilter, TolerantServer
 from .namespace import RouteNamespace
 
 logger = logging.getLogger(__name__)
@@ -19,11 +21,12 @@ def _origin_allowed(origin: str | None, environ: dict | None = None) -> bool:
 
 def build_server() -> socketio.AsyncServer:
     """An AsyncServer serving one namespace per route and refusing every other namespace."""
-    server = socketio.AsyncServer(
+    server = TolerantServer(  # drops undecodable packets instead of logging tracebacks
         async_mode="asgi",
         cors_allowed_origins=_origin_allowed,
         namespaces=[f"/{name}" for name in ROUTES],
         max_http_buffer_size=conf.get("MAX_MESSAGE_BYTES"),
+        serializer=RecoveryPacket,  # adds the recovery pid to CONNECT acknowledgements
     )
     for route in ROUTES.values():
         server.register_namespace(RouteNamespace(route))
@@ -32,4 +35,5 @@ def build_server() -> socketio.AsyncServer:
 
 def socketio_application(other_app: Any, server: socketio.AsyncServer | None = None) -> Any:
     """Serve ``/socket.io/`` (polling and WebSocket); everything else goes to ``other_app``."""
-    return socketio.ASGIApp(server or build_server(), other_asgi_app=other_app)
+    app = socketio.ASGIApp(server or build_server(), other_asgi_app=other_app)
+    return EngineIOFilter(app, max_bytes=conf.get("MAX_MESSAGE_BYTES"))

@@ -1,0 +1,106 @@
+"""Malformed Engine.IO / socket.io input stops here, as a refusal instead of a logged traceback.
+
+python-engineio and python-socketio survive bad packets, but they log each one as an
+exception (with a traceback) and, for a bad long-polling POST, close the session and wait
+for a GET that may never come. Found by tests/test_fuzz.py; this module:
+
+- ``EngineIOFilter`` (ASGI, in front of ``/socket.io/``): answers a POST whose Engine.IO
+  payload does not parse with 400, and closes a WebSocket (1003) that sends an empty or
+  unknown Engine.IO packet;
+- ``TolerantServer``: drops (and logs at INFO) a socket.io packet that does not decode.
+"""
+
+import logging
+from typing import Any
+
+import socketio
+
+logger = logging.getLogger(__name__)
+
+# Engine.IO v4 packet types a client may send (open..noop); "b" is base64 binary on polling.
+_POLLING_TYPES = set("0123456b")
+_WEBSOCKET_TYPES = set("0123456")
+SEPARATOR = "\x1e"
+
+
+def valid_payload(body: bytes) -> bool:
+    """True if a long-polling POST body is a well-formed Engine.IO v4 payload."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    packets = text.split(SEPARATOR)
+    return all(packet and packet[0] in _POLLING_TYPES for packet in packets)
+
+
+class EngineIOFilter:
+    """ASGI middleware for the socket.io path; everything else passes untouched."""
+
+    def __init__(self, app: Any, path: str = "/socket.io/", max_bytes: int = 1_000_000) -> None:
+        self.app, self.path, self.max_bytes = app, path, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Filter socket.io POST bodies and WebSocket text frames."""
+        if not scope.get("path", "").startswith(self.path):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http" and scope.get("method") == "POST":
+            await self._post(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.app(scope, _checked_receive(receive, send), send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _post(self, scope: dict, receive: Any, send: Any) -> None:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                break  # Engine.IO refuses it by size (400); let it see that much
+        if len(body) <= self.max_bytes and not valid_payload(body):
+            logger.info("Refused a malformed Engine.IO POST payload (%d bytes)", len(body))
+            await _answer(send, 400, b"Malformed Engine.IO payload")
+            return
+        replayed = {"type": "http.request", "body": body, "more_body": False}
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed is None:
+                return await receive()
+            message, replayed = replayed, None
+            return message
+
+        await self.app(scope, replay, send)
+
+
+def _checked_receive(receive: Any, send: Any) -> Any:
+    async def checked() -> dict:
+        message = await receive()
+        text = message.get("text") if message["type"] == "websocket.receive" else None
+        if text is not None and (not text or text[0] not in _WEBSOCKET_TYPES):
+            logger.info("Closed a WebSocket that sent a malformed Engine.IO packet")
+            await send({"type": "websocket.close", "code": 1003})
+            return {"type": "websocket.disconnect", "code": 1003}
+        return message
+
+    return checked
+
+
+async def _answer(send: Any, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class TolerantServer(socketio.AsyncServer):
+    """An AsyncServer that drops socket.io packets it cannot decode instead of logging a
+    traceback for each (python-socketio raises from its decoder)."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError, AttributeError):
+            logger.info("Dropped a malformed socket.io packet from %s", eio_sid)
