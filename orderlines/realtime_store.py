@@ -45,11 +45,54 @@ class ProcessRunStore:
 
     def snapshot(self, route: str, key: str) -> dict[str, Any] | None:
         """The instance's current state as one running_logger update message; None if unknown."""
+        current = self.current(route, key)
+        return None if current is None else current[0]
+
+    def current(self, route: str, key: str) -> tuple[dict[str, Any], int] | None:
+        """The current state and the seq of the update it comes from (0: none published yet).
+
+        Taken from the newest recorded update rather than the instance row, so the state and
+        its seq always agree (the runner saves the row a moment before it publishes).
+        """
         if route != ROUTE:
             return None
         instance = (
-            ProcessInstance.objects.only("running_edge", "task_progress", "graph_snapshot")
+            ProcessInstance.objects.only("pk", "running_edge", "task_progress", "graph_snapshot")
             .filter(process_instance_id=key)
             .first()
         )
-        return None if instance is None else instance.as_update()
+        if instance is None:
+            return None
+        latest = (
+            RunningLog.objects.filter(instance_id=instance.pk, topic=ROUTE)
+            .order_by("-seq")
+            .values_list("seq", "payload")
+            .first()
+        )
+        if latest is None or not isinstance(latest[1], dict) or "message" not in latest[1]:
+            return instance.as_update(), 0
+        return latest[1]["message"], latest[0]
+
+    def events_after(
+        self, route: str, key: str, after_seq: int, limit: int
+    ) -> list[tuple[int, str, dict[str, Any]]] | None:
+        """Recorded events with seq > ``after_seq``, in order, as (seq, topic, event).
+
+        None when they cannot all be given: some were pruned, there are more than ``limit``,
+        or ``after_seq`` is ahead of the log. Raises UnknownKey for an unknown instance.
+        """
+        if route != ROUTE:
+            return None
+        instance = ProcessInstance.objects.only("pk", "log_seq").filter(process_instance_id=key)
+        instance = instance.first()
+        if instance is None:
+            raise UnknownKey(f"Unknown process_instance_id {key!r}.")
+        if after_seq > instance.log_seq:
+            return None
+        rows = list(
+            RunningLog.objects.filter(instance_id=instance.pk, seq__gt=after_seq)
+            .order_by("seq")
+            .values_list("seq", "topic", "payload")[: limit + 1]
+        )
+        gap = rows[0][0] != after_seq + 1 if rows else instance.log_seq > after_seq
+        return None if gap or len(rows) > limit else rows

@@ -70,13 +70,36 @@ def require_str(data: dict[str, Any], field: str, *, max_length: int = 200) -> s
     return value
 
 
+def optional_seq(data: dict[str, Any], field: str = "last_seq") -> int | None:
+    """An optional non-negative integer field (a sequence number), validated."""
+    value = data.get(field)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidMessage(f"Field {field!r} must be a non-negative integer.", code="bad_field")
+    return value
+
+
 def error_event(code: str, detail: str) -> dict[str, Any]:
     """The one error frame clients receive for anything they sent wrong."""
     return {"topic": "error", "message": {"code": code, "detail": detail}}
 
 
 def broadcast_message(
-    group: str, event: dict[str, Any], *, key: str | None, seq: int | None
+    group: str, event: dict[str, Any], *, key: str | None, seq: int | None, offset: str | None
 ) -> dict[str, Any]:
-    """The channel-layer message that carries one event to every server process of a group."""
-    return {"type": "realtime.broadcast", "group": group, "key": key, "seq": seq, "event": event}
+    """The channel-layer message that carries one event to every server process of a group.
+
+    ``seq`` numbers the events of one key (the store's); ``offset`` orders the broadcasts of
+    one route (realtime.recovery) and is what a socket.io client hands back to recover.
+    """
+    return {
+        "type": "realtime.broadcast",
+        "group": group,
+        "key": key,
+        "seq": seq,
+        "offset": offset,
+        "event": event,
+    }

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from . import bridge, conf, groups, records, routes
+from . import bridge, conf, groups, records, recovery, routes
 from .exceptions import PublishError
 from .protocol import broadcast_message
 
@@ -36,8 +36,13 @@ async def apublish(route: str, topic: str, message: Any, *, key: str | None = No
     layer = conf.channel_layer()
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT):
+            # Kept for recovery first, so the offset it gets can travel with the broadcast.
+            offset = await recovery.backend().append(
+                route, {"key": key, "seq": seq, "event": event}
+            )
             for group in targets:
-                await layer.group_send(group, broadcast_message(group, event, key=key, seq=seq))
+                message = broadcast_message(group, event, key=key, seq=seq, offset=offset)
+                await layer.group_send(group, message)
     except (TimeoutError, OSError, ConnectionError) as exc:
         raise PublishError(f"Could not publish {topic!r} on {route!r}: {exc!r}") from exc
     except Exception as exc:  # redis-py raises its own ConnectionError, not the built-in one

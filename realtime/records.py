@@ -19,14 +19,24 @@ async def record(route: str, key: str, topic: str, event: dict[str, Any]) -> int
     return await database_sync_to_async(store.record)(route, key, topic, event)
 
 
-async def snapshot(route: str, key: str) -> dict[str, Any]:
-    """The current state of ``key``; raises UnknownKey when the store does not know it."""
+def _store() -> Any:
     store = conf.store()
     if store is None:
         raise ImproperlyConfigured(
-            "No store configured: set settings.REALTIME['STORE'] to answer 'process start'."
+            "No store configured: set settings.REALTIME['STORE'] to answer snapshots and resumes."
         )
-    state = await database_sync_to_async(store.snapshot)(route, key)
-    if state is None:
+    return store
+
+
+async def current(route: str, key: str) -> tuple[dict[str, Any], int]:
+    """The state of ``key`` and the seq it reflects; raises UnknownKey when it is unknown."""
+    found = await database_sync_to_async(_store().current)(route, key)
+    if found is None:
         raise UnknownKey(f"Unknown {route} id {key!r}.")
-    return state
+    return found
+
+
+async def events_after(route: str, key: str, after_seq: int) -> list[tuple[int, str, dict]] | None:
+    """Recorded events after ``after_seq`` (None: not replayable whole; use a snapshot)."""
+    limit = conf.get("RESUME_MAX_EVENTS")
+    return await database_sync_to_async(_store().events_after)(route, key, after_seq, limit)

@@ -1,14 +1,19 @@
 """One client connection as the routes see it, whatever transport carries it."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from . import conf, groups, protocol
+from . import conf, groups, protocol, records
 from .codecs import JSON_EVENTS, LEGACY_MSG
 from .exceptions import RealtimeError
 from .hub import Codec, Hub
+from .recovery import parse_offset
 
 logger = logging.getLogger(__name__)
+
+# Recorded for the runner, never broadcast: not replayed to clients either.
+CONTROL_TOPICS = frozenset({"debug_sign"})
 
 
 class Transport(Protocol):
@@ -16,12 +21,17 @@ class Transport(Protocol):
 
     codec: Codec
 
-    def push(self, frame: Any) -> None:
+    def push(self, frame: Any, message: dict[str, Any] | None = None) -> None:
         """Queue a frame for this connection without blocking."""
 
 
 class Session:
-    """Subscriptions and identity of one connection on one route."""
+    """Subscriptions and identity of one connection on one route.
+
+    Catching up (a snapshot or missed events) and live delivery never overlap: while a
+    session catches up, live frames are held, and every frame of a key whose ``seq`` the
+    client already has (or whose route ``offset`` was already replayed) is dropped.
+    """
 
     def __init__(self, route: Any, transport: Transport, hub: Hub, *, is_agent: bool = False):
         self.route = route
@@ -31,20 +41,49 @@ class Session:
         self.codec: Codec = transport.codec
         # None: follows every broadcast of the route; a set: only these keys.
         self.keys: set[str] | None = None
+        # Called after subscriptions change (socket.io saves them for recovery).
+        self.on_change: Callable[[Session], Awaitable[None]] | None = None
         self._groups: set[str] = set()
+        self._floors: dict[str, int] = {}
+        self._offset_floor: tuple[int, int] | None = None
+        self._held: list[tuple[Any, dict[str, Any] | None]] | None = None
+        self._holds = 0
 
     # -- Member protocol (the hub delivers to sessions) ---------------------------------
 
-    def push(self, frame: Any) -> None:
-        """Hand a frame to the transport."""
-        self.transport.push(frame)
+    def push(self, frame: Any, message: dict[str, Any] | None = None) -> None:
+        """Hand a broadcast frame on, unless the client has it already or it must wait."""
+        if message is not None and self._already_has(message):
+            return
+        if self._held is not None:
+            self._held.append((frame, message))
+            return
+        self.transport.push(frame, message)
+
+    def deliver_now(self, frame: Any, message: dict[str, Any]) -> None:
+        """Send a replayed broadcast ahead of held live frames (unless the client has it)."""
+        if not self._already_has(message):
+            self.transport.push(frame, message)
+
+    def _already_has(self, message: dict[str, Any]) -> bool:
+        seq = message.get("seq")
+        if seq is not None and self._floors and seq <= self._floors.get(message.get("key"), 0):
+            return True
+        if self._offset_floor is not None and message.get("offset"):
+            offset = parse_offset(message["offset"])
+            return offset is not None and offset <= self._offset_floor
+        return False
+
+    def wants(self, key: str | None) -> bool:
+        """True if broadcasts of ``key`` are for this session."""
+        return self.keys is None or key in self.keys
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def open(self, key: str | None = None) -> None:
-        """Start receiving: the whole route, or only ``key`` when given."""
+    async def open(self, key: str | None = None, *, last_seq: int | None = None) -> None:
+        """Start receiving: the whole route, or ``key`` (state first, or what it missed)."""
         if key is not None:
-            await self.follow(key)
+            await self.follow(key, last_seq=last_seq)
         else:
             await self._join(groups.route_group(self.route.name))
         if self.is_agent:
@@ -56,18 +95,92 @@ class Session:
             self._groups.discard(group)
             await self.hub.leave(group, self)
 
-    async def follow(self, key: str) -> None:
-        """Narrow this connection to ``key`` (adding to keys it already follows)."""
-        if self.keys is None:
-            self.keys = set()
-            await self._leave(groups.route_group(self.route.name))
-        self.keys.add(key)
-        await self._join(groups.key_group(self.route.name, key))
+    async def follow(self, key: str, *, last_seq: int | None = None, state: bool = True) -> None:
+        """Narrow to ``key`` (adding to keys already followed), then catch up on it.
+
+        ``last_seq`` given: replay what was missed after it (or, if that is no longer
+        kept, say so and send the state); else send the current state when ``state``.
+        """
+        self.hold()
+        try:
+            if self.keys is None:
+                self.keys = set()
+                await self._leave(groups.route_group(self.route.name))
+            self.keys.add(key)
+            await self._join(groups.key_group(self.route.name, key))
+            if state or last_seq is not None:
+                await self._catch_up(key, last_seq)
+        finally:
+            self.release()
+        if self.on_change is not None:
+            await self.on_change(self)
+
+    async def show_state(self, key: str) -> None:
+        """Send the current state of ``key`` now; later updates follow without overlap."""
+        self.hold()
+        try:
+            await self._catch_up(key, None)
+        finally:
+            self.release()
+
+    async def _catch_up(self, key: str, last_seq: int | None) -> None:
+        if last_seq is not None:
+            events = await records.events_after(self.route.name, key, last_seq)
+            if events is not None:
+                for seq, topic, event in events:
+                    if topic not in CONTROL_TOPICS:
+                        self.reply(event, seq)
+                self._floors[key] = max(last_seq, events[-1][0] if events else last_seq)
+                return
+            # The gap is older than what is kept: an explicit answer, never a silent resume.
+            detail = {"reason": "gap_too_old", "last_seq": last_seq}
+            self.reply(self.route.shape("resync", key, detail))
+        message, seq = await records.current(self.route.name, key)
+        self.reply(self.route.shape(self.route.name, key, message), seq)
+        self._floors[key] = max(seq, self._floors.get(key, 0))
+
+    def hold(self) -> None:
+        """Hold live frames until ``release`` (nested holds release at the last one)."""
+        self._holds += 1
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Send held frames the client does not have yet, then deliver live again."""
+        self._holds -= 1
+        if self._holds > 0 or self._held is None:
+            return
+        held, self._held = self._held, None
+        for frame, message in held:
+            self.push(frame, message)
+
+    def skip_through(self, offset: str) -> None:
+        """Drop broadcasts at or before route ``offset`` (they were replayed by recovery)."""
+        self._offset_floor = parse_offset(offset)
 
     def use_legacy_frames(self) -> None:
         """Send updates under ``msg`` from now on (PROTOCOL.md section 3 clients)."""
         if self.codec is JSON_EVENTS:
             self.codec = LEGACY_MSG
+
+    def export_state(self) -> dict[str, Any]:
+        """What recovery needs to rebuild this session on any server process."""
+        keys = None if self.keys is None else sorted(self.keys)
+        return {"keys": keys, "agent": self.is_agent, "floors": self._floors}
+
+    async def restore(self, state: dict[str, Any]) -> None:
+        """Rebuild the subscriptions of an exported session (recovery)."""
+        self.is_agent = bool(state.get("agent"))
+        self._floors = {str(k): int(v) for k, v in (state.get("floors") or {}).items()}
+        keys = state.get("keys")
+        if keys is None:
+            await self._join(groups.route_group(self.route.name))
+        else:
+            self.keys = set(keys)
+            for key in self.keys:
+                await self._join(groups.key_group(self.route.name, key))
+        if self.is_agent:
+            await self._join(groups.agents_group())
 
     async def _join(self, group: str) -> None:
         if group not in self._groups:
@@ -82,8 +195,8 @@ class Session:
     # -- talking to this client only ----------------------------------------------------
 
     def reply(self, event: dict[str, Any], seq: int | None = None) -> None:
-        """Send one event to this connection only."""
-        self.push(self.codec.encode({"event": event, "seq": seq}))
+        """Send one event to this connection only (ahead of held live frames)."""
+        self.transport.push(self.codec.encode({"event": event, "seq": seq}))
 
     def reply_error(self, error: RealtimeError) -> None:
         """Send the error frame for ``error``."""

@@ -23,3 +23,15 @@ class RunStore(Protocol):
 
     def snapshot(self, route: str, key: str) -> dict[str, Any] | None:
         """The current state of ``key`` as the ``message`` of one update; None if unknown."""
+
+    def current(self, route: str, key: str) -> tuple[dict[str, Any], int] | None:
+        """The current state and the seq of the newest event it reflects; None if unknown."""
+
+    def events_after(
+        self, route: str, key: str, after_seq: int, limit: int
+    ) -> list[tuple[int, str, dict[str, Any]]] | None:
+        """(seq, topic, event) of the events after ``after_seq``, in order.
+
+        None when that range cannot be replayed whole (pruned, or more than ``limit``);
+        raise ``UnknownKey`` for an unknown ``key``.
+        """

@@ -11,6 +11,7 @@ class MemoryStore:
 
     instances: dict[str, dict[str, Any]] = {}
     events: dict[str, list[tuple[int, str, dict]]] = {}
+    pruned_through: dict[str, int] = {}
     _lock = threading.Lock()
 
     @classmethod
@@ -37,3 +38,18 @@ class MemoryStore:
     def snapshot(self, route: str, key: str) -> dict[str, Any] | None:
         """The stored state of ``key``."""
         return self.instances.get(key) if route == "running_logger" else None
+
+    def current(self, route: str, key: str) -> tuple[dict[str, Any], int] | None:
+        """The stored state and the newest seq of ``key``."""
+        state = self.snapshot(route, key)
+        return None if state is None else (state, len(self.events.get(key, [])))
+
+    def events_after(self, route: str, key: str, after_seq: int, limit: int) -> list | None:
+        """Events after ``after_seq``; None when ``pruned`` says they are gone or too many."""
+        if key not in self.instances:
+            raise UnknownKey(f"Unknown running_logger id {key!r}.")
+        log = self.events[key]
+        rows = [row for row in log if row[0] > after_seq]
+        if after_seq < self.pruned_through.get(key, 0) or len(rows) > limit or after_seq > len(log):
+            return None
+        return rows

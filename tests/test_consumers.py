@@ -69,10 +69,12 @@ async def test_route_client_receives_every_instance(hub):
 async def test_narrowed_client_gets_only_its_instance_once(hub):
     mine, other = new_instance(), new_instance()
     narrowed = await connect(f"/ws/running_logger/?process_instance_id={mine}")
+    state = await receive(narrowed)  # following an instance starts with its state
+    assert state["process_instance_id"] == mine and state["seq"] == 0
     await publish.apublish_update(other, UPDATE)
     await publish.apublish_update(mine, UPDATE)
     got = await receive(narrowed)
-    assert got["process_instance_id"] == mine
+    assert got["process_instance_id"] == mine and got["seq"] == 1
     await assert_silent(narrowed)  # the other instance never came, and mine came once
     await narrowed.disconnect()
 
@@ -83,7 +85,8 @@ async def test_subscribe_message_narrows_and_switches_to_msg_frames(hub):
     await client.send_json_to(
         {"action": "subscribe", "topic": "running_logger", "process_instance_id": mine}
     )
-    await asyncio.sleep(0.2)
+    state = await receive(client)
+    assert state["msg"] == MemoryStore.instances[mine] and state["seq"] == 0
     await publish.apublish_update(other, UPDATE)
     await publish.apublish_update(mine, UPDATE)
     got = await receive(client)
@@ -101,6 +104,7 @@ async def test_process_start_replies_with_current_state(hub):
         {"topic": "running_logger", "msg": "process start", "process_instance_id": key}
     )
     got = await receive(client)
+    assert got.pop("seq") == 0  # no update recorded yet: the state is the instance's own
     assert got == {
         "topic": "running_logger",
         "process_instance_id": key,

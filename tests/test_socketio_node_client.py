@@ -83,13 +83,15 @@ async def test_frontend_socketio_client_sees_every_field(live_servers, server_ki
         assert (await _line(node.stdout))["event"] == "connected"
         ready = await _line(node.stdout)
         assert ready == {"event": "ready", "transport": "websocket", "uia": "websocket"}
+        # "process start" first: the state then is the instance row (task_progress 7).
+        node.stdin.write(b"process start\n")
+        await node.stdin.drain()
+        assert (await _line(node.stdout))["progress"] == 7
         await _publish(live_servers.env, "running_logger", "running_logger", UPDATE, key)
         sign = {"task_name": "log", "sign": "debug run complete"}
         await _publish(live_servers.env, "running_logger", "debug_message", sign, key)
         await _publish(live_servers.env, "uia", "uia", {"window_title": "Calc"}, "p-node")
-        node.stdin.write(b"process start\n")
-        await node.stdin.drain()
-        lines = [await _line(node.stdout) for _ in range(5)]
+        lines = [await _line(node.stdout) for _ in range(4)]
         assert lines[-1]["event"] == "done", lines
         assert await asyncio.wait_for(node.wait(), 10) == 0
     finally:

@@ -23,6 +23,10 @@ class SocketIOEventCodec:
 
     def encode(self, message: dict[str, Any]) -> eio_packet.Packet:
         """The Engine.IO MESSAGE packet for a broadcast (see protocol.broadcast_message)."""
-        packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + dumps(message["event"]) + "]")
+        # The offset goes last, as a string: socket.io-client keeps it for recovery, and the
+        # front end reads only the first argument.
+        offset = message.get("offset")
+        tail = "]" if offset is None else f",{dumps(offset)}]"
+        packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + dumps(message["event"]) + tail)
         packet.encode()  # fills the packet's encode cache once, shared by every socket
         return packet

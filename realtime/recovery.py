@@ -1,0 +1,149 @@
+"""Recent broadcasts and socket.io sessions, kept so a reconnecting client misses nothing.
+
+Every broadcast is appended to a capped stream per route; its stream id is the packet's
+*offset*, the string socket.io-client hands back when it reconnects. A socket.io session's
+subscriptions are kept under its private id (pid) for ``RECOVERY_WINDOW_SECONDS`` after it
+disconnects. With ``RECOVERY_REDIS_URL`` both live in Redis, so a client recovers on any
+server process; without it they live in this process (the single-process embedded default).
+
+Guarantee: the packets of a route published after ``offset`` and still retained are
+returned in publish order. Two publishers racing on one route may reach a server in the
+other order than their offsets; a client can then be replayed one packet it already had.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+import orjson
+
+from . import conf
+
+logger = logging.getLogger(__name__)
+
+
+def parse_offset(offset: str) -> tuple[int, int] | None:
+    """A stream id ``"<ms>-<n>"`` as a comparable tuple; None if it is not one."""
+    try:
+        millis, _, number = offset.partition("-")
+        return int(millis), int(number or 0)
+    except (AttributeError, ValueError):
+        return None
+
+
+class MemoryRecovery:
+    """Recovery data in this process only."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, deque[tuple[tuple[int, int], dict]]] = {}
+        self.sessions: dict[str, tuple[float, dict]] = {}
+        self._last = (0, 0)
+
+    async def append(self, route: str, entry: dict[str, Any]) -> str:
+        """Keep ``entry`` and return its offset."""
+        now = int(time.time() * 1000)
+        self._last = (now, 0) if now > self._last[0] else (self._last[0], self._last[1] + 1)
+        stream = self.streams.setdefault(route, deque(maxlen=conf.get("RECOVERY_MAX_PACKETS")))
+        stream.append((self._last, entry))
+        return f"{self._last[0]}-{self._last[1]}"
+
+    async def since(self, route: str, offset: tuple[int, int]) -> list[tuple[str, dict]] | None:
+        """Entries after ``offset`` in order; None if some of them are no longer kept."""
+        stream = self.streams.get(route, deque())
+        if stream and stream.maxlen == len(stream) and stream[0][0] > offset:
+            return None
+        return [(f"{i[0]}-{i[1]}", entry) for i, entry in stream if i > offset]
+
+    async def last_offset(self, route: str) -> str:
+        """The offset of the newest entry (``"0-0"`` when there is none)."""
+        stream = self.streams.get(route)
+        return f"{stream[-1][0][0]}-{stream[-1][0][1]}" if stream else "0-0"
+
+    async def save_session(self, pid: str, state: dict[str, Any]) -> None:
+        """Keep a session's state for the recovery window."""
+        self.sessions[pid] = (time.monotonic() + conf.get("RECOVERY_WINDOW_SECONDS"), state)
+
+    async def load_session(self, pid: str) -> dict[str, Any] | None:
+        """A session's state, if it is still within the window."""
+        expires, state = self.sessions.get(pid, (0.0, None))
+        return state if expires > time.monotonic() else None
+
+
+class RedisRecovery:
+    """Recovery data in Redis, shared by every server process."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self.url = url
+        # A blocking pool: thousands of sockets disconnecting at once wait for a connection
+        # instead of failing with "Too many connections" (seen in the benchmark at C=5,000).
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=32, timeout=10, socket_timeout=5, socket_connect_timeout=5
+        )
+        self.client = redis.Redis(connection_pool=pool)
+        self.prefix = conf.get("GROUP_PREFIX")
+
+    def _stream(self, route: str) -> str:
+        return f"{self.prefix}:recovery:{route}"
+
+    async def append(self, route: str, entry: dict[str, Any]) -> str:
+        """XADD, trimmed to about ``RECOVERY_MAX_PACKETS`` entries."""
+        offset = await self.client.xadd(
+            self._stream(route),
+            {"m": orjson.dumps(entry)},
+            maxlen=conf.get("RECOVERY_MAX_PACKETS"),
+            approximate=True,
+        )
+        return offset.decode()
+
+    async def since(self, route: str, offset: tuple[int, int]) -> list[tuple[str, dict]] | None:
+        """Entries after ``offset``; None when the stream was trimmed past it."""
+        key, start = self._stream(route), f"{offset[0]}-{offset[1]}"
+        info = await self.client.xinfo_stream(key) if await self.client.exists(key) else None
+        if info and info.get("first-entry"):
+            first = parse_offset(info["first-entry"][0].decode())
+            if (
+                first is not None
+                and first > offset
+                and info["length"] >= conf.get("RECOVERY_MAX_PACKETS")
+            ):
+                return None
+        rows = await self.client.xrange(key, min=f"({start}", max="+")
+        return [(ident.decode(), orjson.loads(fields[b"m"])) for ident, fields in rows]
+
+    async def last_offset(self, route: str) -> str:
+        """The id of the newest entry (``"0-0"`` when there is none)."""
+        rows = await self.client.xrevrange(self._stream(route), count=1)
+        return rows[0][0].decode() if rows else "0-0"
+
+    async def save_session(self, pid: str, state: dict[str, Any]) -> None:
+        """SET with the recovery window as expiry."""
+        window = max(1, int(conf.get("RECOVERY_WINDOW_SECONDS")))
+        await self.client.set(f"{self.prefix}:session:{pid}", orjson.dumps(state), ex=window)
+
+    async def load_session(self, pid: str) -> dict[str, Any] | None:
+        """The stored state, or None once it expired."""
+        raw = await self.client.get(f"{self.prefix}:session:{pid}")
+        return orjson.loads(raw) if raw else None
+
+
+_memory = MemoryRecovery()
+_redis: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisRecovery]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def backend() -> MemoryRecovery | RedisRecovery:
+    """The recovery store for this event loop (Redis clients are bound to their loop)."""
+    url = conf.get("RECOVERY_REDIS_URL")
+    if not url:
+        return _memory
+    loop = asyncio.get_running_loop()
+    store = _redis.get(loop)
+    if store is None or store.url != url:
+        store = _redis[loop] = RedisRecovery(url)
+    return store
