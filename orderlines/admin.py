@@ -9,12 +9,15 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from . import admin_actions, admin_live
 from .models import Process, ProcessInstance, RunningLog, TaskInstance
 
 logger = logging.getLogger(__name__)
 
 # The instance page shows this many of the newest log rows; the RunningLog admin has them all.
 RECENT_LOGS = 50
+# The admin actions that also get a button on the instance page.
+RUN_ACTIONS = {"stop_runs": "Stop run", "rerun": "Re-run", "rebroadcast": "Re-broadcast state"}
 
 
 def pretty_json(value: Any) -> str:
@@ -81,16 +84,22 @@ class TaskInstanceInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(ProcessInstance)
 class ProcessInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """Runs: what ran, how far it got, what failed, and its latest log entries."""
+    """Runs: what ran, how far it got, what failed, and its latest log entries; all live.
+
+    admin_live.js (in Media) follows /ws/running_logger/ and moves the badges, bars, graph
+    and log of the instances on the page without a reload.
+    """
 
     list_display = (
         "process_instance_id",
         "process",
-        "status",
+        "status_badge",
         "progress",
         "started_at",
         "duration",
     )
+    actions = (admin_actions.stop_runs, admin_actions.rerun, admin_actions.rebroadcast)
+    change_form_template = "admin/orderlines/processinstance/change_form.html"
     list_filter = ("status", "process", "run_type", "mode", "started_at")
     search_fields = ("process_instance_id", "process__name")
     list_select_related = ("process",)
@@ -99,8 +108,9 @@ class ProcessInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     inlines = (TaskInstanceInline,)
     fields = (
         ("process_instance_id", "process"),
-        ("status", "mode", "run_type"),
-        ("progress", "running_edge"),
+        ("status_badge", "mode", "run_type"),
+        ("progress", "running_edges"),
+        "run_graph",
         ("started_at", "ended_at", "duration"),
         ("runner", "log_seq"),
         "params_pretty",
@@ -109,15 +119,57 @@ class ProcessInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "recent_logs",
     )
     readonly_fields = (
-        "process_instance_id", "process", "status", "mode", "run_type", "progress", "running_edge",
-        "started_at", "ended_at", "duration", "runner", "log_seq", "params_pretty", "error_pretty",
-        "graph_snapshot_pretty", "recent_logs",
+        "process_instance_id", "process", "status_badge", "mode", "run_type", "progress",
+        "running_edges", "run_graph", "started_at", "ended_at", "duration", "runner", "log_seq",
+        "params_pretty", "error_pretty", "graph_snapshot_pretty", "recent_logs",
     )  # fmt: skip
+
+    class Media:
+        css = {"all": ("orderlines/live.css",)}
+        js = ("orderlines/graph.js", "orderlines/admin_live.js")
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """The instance page, with a button for each action this user may run."""
+        actions = self.get_actions(request)
+        extra_context = {
+            **(extra_context or {}),
+            "run_actions": [(name, RUN_ACTIONS[name]) for name in actions if name in RUN_ACTIONS],
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Re-run: for users who may change runs (the rows themselves stay read-only)."""
+        return request.user.has_perm("orderlines.change_processinstance")
+
+    def has_stop_permission(self, request: HttpRequest) -> bool:
+        """Stop goes the debug-sign path: the permission realtime asks for debug signs too."""
+        return request.user.has_perm("orderlines.debug_processinstance")
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: ProcessInstance) -> str:
+        """The status as a coloured badge (live)."""
+        return admin_live.status_badge(obj)
 
     @admin.display(description="progress", ordering="task_progress")
     def progress(self, obj: ProcessInstance) -> str:
-        """Task progress in percent."""
-        return f"{obj.task_progress}%"
+        """Task progress as a bar (live)."""
+        return admin_live.progress_bar(obj)
+
+    @admin.display(description="running edges")
+    def running_edges(self, obj: ProcessInstance) -> str:
+        """The edges being traversed now (live)."""
+        return admin_live.running_edges(obj)
+
+    @admin.display(description="run graph")
+    def run_graph(self, obj: ProcessInstance) -> str:
+        """The graph snapshot drawn as SVG: nodes by task status, running edges highlighted."""
+        return admin_live.run_graph(obj)
 
     @admin.display(description="duration")
     def duration(self, obj: ProcessInstance) -> str:
@@ -137,22 +189,35 @@ class ProcessInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="graph snapshot")
     def graph_snapshot_pretty(self, obj: ProcessInstance) -> str:
         """The graph with node statuses, indented."""
-        return pretty_json(obj.graph_snapshot)
+        nodes = len(obj.graph_snapshot.get("nodes") or [])
+        return admin_live.collapsible(f"{nodes} nodes (JSON)", pretty_json(obj.graph_snapshot))
 
     @admin.display(description=f"latest {RECENT_LOGS} running logs (newest first)")
     def recent_logs(self, obj: ProcessInstance) -> str:
         """The newest log rows as a table; the RunningLog admin lists them all."""
-        logs = obj.logs.order_by("-seq")[:RECENT_LOGS]
+        logs = list(obj.logs.order_by("-seq")[:RECENT_LOGS])
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((log.seq, log.topic, log.created_at, pretty_json(log.payload)) for log in logs),
+            (
+                (
+                    log.seq,
+                    log.topic,
+                    log.created_at.isoformat(timespec="milliseconds"),
+                    admin_live.collapsible(
+                        admin_live.log_summary(log.topic, log.payload), pretty_json(log.payload)
+                    ),
+                )
+                for log in logs
+            ),
         )
-        if not rows:
-            return "-"
+        # Always a table, even empty: the page prepends live rows to it.
         return format_html(
-            "<table><thead><tr><th>seq</th><th>topic</th><th>at</th><th>payload</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
+            '<table id="live-log" data-instance="{}" data-last-seq="{}"><thead><tr><th>seq</th>'
+            "<th>topic</th><th>at</th><th>payload</th></tr></thead><tbody>{}</tbody></table>",
+            obj.process_instance_id,
+            # What the rows show, not obj.log_seq (read earlier): the page resumes after it.
+            logs[0].seq if logs else 0,
             rows,
         )
 

@@ -15,7 +15,6 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any
 
 from django.db import transaction
@@ -51,15 +50,22 @@ def run_process(
     ``instance_id`` names the run (a pending instance of that id is taken over); ``params``
     override the process's default params; ``on_progress(instance, text)`` is called after
     every state change. In debug mode the run pauses at nodes with ``properties.breakpoint``.
+    In either mode a "debug stop" sign (``realtime.control.debug_sign``) stops the run before
+    its next node.
     """
     if step_delay < 0:
         raise ValueError(f"step_delay must be >= 0, got {step_delay}.")
     graph = parse_graph(process.graph)
     instance = create_instance(process, graph, debug=debug, instance_id=instance_id, params=params)
-    session = debug_session(instance) if debug else nullcontext(None)
-    with session as debugger:
+    # Normal runs listen too: "debug stop" is also how operators (the admin) stop any run.
+    with debug_session(instance) as debugger:
         Runner(
-            instance, graph, step_delay=step_delay, debugger=debugger, on_progress=on_progress
+            instance,
+            graph,
+            step_delay=step_delay,
+            debugger=debugger,
+            debug=debug,
+            on_progress=on_progress,
         ).run()
     return instance
 
@@ -87,9 +93,12 @@ class Runner:
         step_delay: float,
         debugger: Debugger | None,
         on_progress: ProgressCallback | None,
+        debug: bool | None = None,
     ) -> None:
         self.instance, self.graph = instance, graph
         self.step_delay, self.debugger, self.on_progress = step_delay, debugger, on_progress
+        # Breakpoints and debug messages only in debug runs; stop signs are read in every run.
+        self.debug = (debugger is not None) if debug is None else debug
         self.tasks = {task.node_id: task for task in instance.tasks.all()}
         self.nodes = snapshot.nodes_by_id(instance.graph_snapshot)
         self.results: dict[str, Any] = {}
@@ -165,7 +174,7 @@ class Runner:
         outgoing = [e for e in self.graph.outgoing.get(node_id, []) if self._edge_taken(e, result)]
         self._set_task(node_id, TaskStatus.SUCCESS, ended_at=timezone.now(), result=result)
         self._changed(outgoing, f"{task.name} success")
-        if self.debugger is not None:
+        if self.debug:
             self._publish_debug(
                 {
                     "task_name": task.name,
@@ -226,7 +235,7 @@ class Runner:
             return
         if self.debugger.stop_requested():
             raise _Stopped()
-        if (node.get("properties") or {}).get("breakpoint"):
+        if self.debug and (node.get("properties") or {}).get("breakpoint"):
             self._pause(node_id)
 
     def _pause(self, node_id: str) -> None:
@@ -311,7 +320,7 @@ class Runner:
                 self._set_task(node_id, leftover)
         instance.status, instance.error, instance.ended_at = status, error, timezone.now()
         self._changed([], f"run {status}: {text}")
-        if self.debugger is not None and status == Status.SUCCESS:
+        if self.debug and status == Status.SUCCESS:
             self._publish_debug(
                 {
                     "task_name": instance.process.name,

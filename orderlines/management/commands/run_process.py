@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from orderlines.exceptions import OrderlinesError
 from orderlines.models import Process, ProcessInstance, new_instance_id
+from orderlines.run_output import output_for
 from orderlines.runner import run_process
 
 logger = logging.getLogger(__name__)
@@ -21,17 +22,21 @@ class Command(BaseCommand):
 
     help = (
         "Run a process to the end, printing process_instance_id=... first, then one line per "
-        "state change. Exit status 0 on success, 1 on failure or stop, 2 if it cannot start."
+        "state change (a progress bar on a terminal; --json: one JSON object per event). "
+        "Exit status 0 on success, 1 on failure or stop, 2 if it cannot start."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        """NAME_OR_ID, --step-delay, --debug, --instance-id."""
+        """NAME_OR_ID, --step-delay, --debug, --instance-id, --json."""
         parser.add_argument("process", metavar="NAME_OR_ID", help="process name or process_id")
         parser.add_argument(
             "--step-delay", type=float, default=0.2, help="seconds between steps (default 0.2)"
         )
         parser.add_argument("--debug", action="store_true", help="pause at breakpoints")
         parser.add_argument("--instance-id", help="process_instance_id to use (default: new)")
+        parser.add_argument(
+            "--json", action="store_true", help="print one JSON object per event (start, ...)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Find the process, announce the instance id, run, and map the outcome to the exit."""
@@ -39,19 +44,20 @@ class Command(BaseCommand):
             raise CommandError("--step-delay must be 0 or more.", returncode=EXIT_USAGE)
         process = self._find(options["process"])
         instance_id = options["instance_id"] or new_instance_id()
-        # First line, flushed now: whoever started us can follow the run while it goes.
-        self.stdout.write(f"process_instance_id={instance_id}")
-        self.stdout.flush()
+        output = output_for(self.stdout, as_json=options["json"])
+        # First, flushed now: whoever started us can follow the run while it goes.
+        output.start(instance_id)
         try:
             instance = run_process(
                 process,
                 step_delay=options["step_delay"],
                 debug=options["debug"],
                 instance_id=instance_id,
-                on_progress=self._print_progress,
+                on_progress=output.progress,
             )
         except OrderlinesError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        output.end(instance)
         if instance.status != ProcessInstance.Status.SUCCESS:
             detail = (instance.error or {}).get("message", "")
             raise CommandError(
@@ -72,10 +78,3 @@ class Command(BaseCommand):
                 returncode=EXIT_USAGE,
             )
         return process
-
-    def _print_progress(self, instance: ProcessInstance, text: str) -> None:
-        edges = ",".join(instance.running_edge) or "-"
-        self.stdout.write(
-            f"[{instance.task_progress:3d}%] {instance.status:<8} edges={edges} {text}"
-        )
-        self.stdout.flush()

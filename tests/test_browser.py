@@ -1,0 +1,204 @@
+"""The run monitor and the live admin in a real browser: Debian's chromium, driven by Playwright.
+
+Screenshots go to ``artifacts/`` (gitignored; CI leaves them in the work tree).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from orderlines.models import ProcessInstance
+from tests.fixtures_domain import RunThread, instance_status, wait_for
+from tests.live import ROOT
+
+pytest_plugins = ["tests.fixtures_domain"]
+pytestmark = [pytest.mark.live]
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# No sandbox as root; no background traffic: this machine's network is closed.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts"
+SUCCESS_FILL = "#f6ffed"  # orderlines.snapshot.NODE_STYLES["success"]
+DEMO_NODES = 13
+WAIT_MS = 30_000
+# Browsers send an Origin: allow the server's own, as a deployment lists its site's origin.
+OWN_ORIGIN = {"REALTIME_ALLOWED_ORIGINS": "http://127.0.0.1:{port}"}
+
+ALL_NODES_SUCCEEDED = """() => {
+  const nodes = [...document.querySelectorAll('#graph [data-node]')];
+  return nodes.length > 0 && nodes.every((n) => n.dataset.status === 'success');
+}"""
+NODE_FILLS = """() => [...document.querySelectorAll('#graph [data-node]')]
+  .map((n) => n.querySelector('rect, circle, polygon').getAttribute('fill'))"""
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Debian chromium; never a downloaded browser."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver "
+            "(or set CHROMIUM_PATH).",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls this test makes
+    # between browser steps are plain sync code, so Django's async guard does not apply.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page, 1400 px wide so the demo graph fits."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    """Save a screenshot of the window under artifacts/."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_monitor_runs_the_demo_to_success(live_servers, demo_process, page):
+    server = live_servers.start("daphne", env=OWN_ORIGIN)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{server.http}/?step_delay=0.15")
+    page.wait_for_selector("#connection[data-state=connected]", timeout=WAIT_MS)
+    assert page.evaluate("typeof io") == "function"  # socket.io-client from our static files
+
+    page.click("#start-demo")
+    page.wait_for_function(
+        "() => document.querySelector('#graph line.edge.running') !== null", timeout=WAIT_MS
+    )
+    shot(page, "monitor-running")
+    page.wait_for_function(
+        "() => document.getElementById('progress-value').textContent === '100'", timeout=WAIT_MS
+    )
+    page.wait_for_function(ALL_NODES_SUCCEEDED, timeout=WAIT_MS)
+    shot(page, "monitor-finished")
+
+    fills = page.evaluate(NODE_FILLS)
+    assert fills == [SUCCESS_FILL] * DEMO_NODES
+    assert page.text_content("#run-status") == "Success"
+    instance_id = page.text_content("#instance-id")
+    # The page shows success from the last node's update; the run's own end follows it.
+    wait_for(lambda: instance_status(instance_id) == "success", what="the run to end")
+    assert errors == []
+
+
+def test_monitor_debug_run_pauses_and_continues(live_servers, demo_process, page):
+    server = live_servers.start("daphne", env=OWN_ORIGIN)
+    page.goto(f"{server.http}/?step_delay=0.05")
+    page.wait_for_selector("#connection[data-state=connected]", timeout=WAIT_MS)
+    page.check("#debug-mode")
+    page.click("#start-demo")
+    # The demo's "Charge payment" is a breakpoint: the run waits for the user.
+    page.wait_for_selector("#run-status[data-status=paused]", timeout=WAIT_MS)
+    page.wait_for_selector("#debug-continue:not([disabled])", timeout=WAIT_MS)
+    assert "Paused at breakpoint" in page.text_content("#debug-messages")
+    shot(page, "monitor-debug-paused")
+    page.click("#debug-continue")
+    page.wait_for_function(ALL_NODES_SUCCEEDED, timeout=WAIT_MS)
+    page.wait_for_selector("#toast:not([hidden])", timeout=WAIT_MS)  # the run's "sign"
+    assert "debug run complete" in page.text_content("#toast")
+    instance_id = page.text_content("#instance-id")
+    wait_for(lambda: instance_status(instance_id) == "success", what="the debug run to end")
+
+
+def login(page, base: str) -> None:
+    """Log into the admin as the superuser the test created."""
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw-for-browser-test")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name", timeout=WAIT_MS)
+
+
+def test_admin_changelist_moves_live(live_servers, demo_process, page):
+    server = live_servers.start("daphne", env=OWN_ORIGIN)
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-browser-test")
+    login(page, server.http)
+
+    run = RunThread(demo_process, step_delay=0.4)
+    run.start()
+    instance_id = wait_for(
+        lambda: (
+            ProcessInstance.objects.filter(status="running")
+            .values_list("process_instance_id", flat=True)
+            .first()
+        ),
+        what="a running instance",
+    )
+    page.goto(f"{server.http}/admin/orderlines/processinstance/")
+    bar = f'.run-progress[data-instance="{instance_id}"]'
+    page.wait_for_selector(bar, timeout=WAIT_MS)
+    first = int(page.get_attribute(bar, "data-progress"))
+    # A marker on window: it survives only if the page is never reloaded.
+    page.evaluate("() => { window.__sameDocument = true; }")
+    page.wait_for_function(
+        f"() => Number(document.querySelector('{bar}').dataset.progress) > {first}",
+        timeout=WAIT_MS,
+    )
+    shot(page, "admin-changelist-running")
+    page.wait_for_function(
+        f"() => document.querySelector('{bar}').dataset.progress === '100' && "
+        f"document.querySelector('.run-badge[data-instance=\"{instance_id}\"]')"
+        ".dataset.status === 'success'",
+        timeout=WAIT_MS,
+    )
+    assert page.evaluate("() => window.__sameDocument") is True
+    shot(page, "admin-changelist-finished")
+    assert run.result().status == ProcessInstance.Status.SUCCESS
+
+
+def test_admin_instance_page_draws_the_run_live(live_servers, demo_process, page):
+    server = live_servers.start("daphne", env=OWN_ORIGIN)
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-browser-test")
+    login(page, server.http)
+
+    run = RunThread(demo_process, step_delay=0.4)
+    run.start()
+    pk = wait_for(
+        lambda: ProcessInstance.objects.filter(status="running").values_list("pk", flat=True)[:1],
+        what="a running instance",
+    )[0]
+    page.goto(f"{server.http}/admin/orderlines/processinstance/{pk}/change/")
+    page.wait_for_selector("#run-graph [data-node]", timeout=WAIT_MS)
+    rows_before = page.locator("#live-log tbody tr").count()
+    page.wait_for_function(
+        "() => document.querySelector('#run-graph line.edge.running') !== null", timeout=WAIT_MS
+    )
+    page.locator("#run-graph").scroll_into_view_if_needed()
+    shot(page, "admin-instance-running")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('#run-graph [data-node]')]
+             .every((n) => n.dataset.status === 'success')""",
+        timeout=WAIT_MS,
+    )
+    # Live rows were prepended: newest first, above what the server rendered.
+    assert page.locator("#live-log tbody tr").count() > rows_before
+    seqs = [int(s) for s in page.locator("#live-log tbody tr td:first-child").all_text_contents()]
+    assert seqs == sorted(seqs, reverse=True)
+    page.locator("#live-log").scroll_into_view_if_needed()
+    shot(page, "admin-instance-log")
+    assert run.result().status == ProcessInstance.Status.SUCCESS
