@@ -95,7 +95,12 @@ async def test_debug_sign_over_socketio_reaches_runner_in_other_process(
         if mine and event["message"].get("status") == "paused":  # the breakpoint, not a step
             break
     await client.emit({"topic": "debug_sign", "msg": sign, "process_instance_id": key})
-    assert await _finish(runner) == exit_code
+    try:
+        assert await _finish(runner) == exit_code
+    finally:
+        if runner.returncode is None:  # never leave a paused runner behind
+            runner.kill()
+            await runner.wait()
     instance = await asyncio.to_thread(ProcessInstance.objects.get, process_instance_id=key)
     assert instance.status == status
     await client.disconnect()
