@@ -161,3 +161,30 @@ class PrivateRedis:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+async def publish_from_other_process(
+    env: dict[str, str], route: str, topic: str, message: object, key: str
+) -> str:
+    """Publish through the publish API's CLI (``realtime_publish``) in a separate OS process."""
+    import asyncio
+    import json
+
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON,
+        "manage.py",
+        "realtime_publish",
+        route,
+        topic,
+        json.dumps(message),
+        "--key",
+        key,
+        cwd=str(ROOT),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    if proc.returncode != 0:
+        raise AssertionError(f"realtime_publish failed: {err.decode()}")
+    return out.decode()

@@ -1,12 +1,11 @@
 """A connection idle for longer than redis-py's 5 s read timeout still receives broadcasts."""
 
 import asyncio
-import sys
 
 import pytest
 
 from tests.clients import SocketIOClient, next_json, plain_ws
-from tests.live import ROOT
+from tests.live import publish_from_other_process
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.live]
 
@@ -19,19 +18,7 @@ async def test_idle_clients_still_receive_after_12_seconds(live_servers):
     await sio.connect(server.http, transports=["websocket"])
     async with plain_ws(f"{server.ws}/ws/uia/") as ws:
         await asyncio.sleep(12)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "manage.py",
-            "realtime_publish",
-            "uia",
-            "uia",
-            '{"idle": true}',
-            "--key",
-            "p-idle",
-            cwd=str(ROOT),
-            env=live_servers.env,
-        )
-        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        await publish_from_other_process(live_servers.env, "uia", "uia", {"idle": True}, "p-idle")
         expected = {"topic": "uia", "process_id": "p-idle", "message": {"idle": True}}
         assert await next_json(ws) == expected
         assert await sio.next() == expected

@@ -1,7 +1,7 @@
 """The socket.io adapter against real servers, with python-socketio's own client."""
 
 import asyncio
-import sys
+import json
 
 import pytest
 import redis
@@ -9,39 +9,16 @@ import socketio
 from websockets.exceptions import InvalidStatus
 
 from tests.clients import SocketIOClient, next_json, plain_ws
+from tests.live import publish_from_other_process as publish_cli
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.live]
 
 TRANSPORTS = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": None}
 
 
-async def publish_from_other_process(
-    servers, route: str, topic: str, message: str, key: str
-) -> str:
-    """Publish through the publish API's CLI in a separate OS process."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "manage.py",
-        "realtime_publish",
-        route,
-        topic,
-        message,
-        "--key",
-        key,
-        cwd=str(servers_root()),
-        env=servers.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
-
-
-def servers_root():
-    from tests.live import ROOT
-
-    return ROOT
+async def publish_from_other_process(servers, route: str, topic: str, message: str, key: str):
+    """Publish ``message`` (JSON text) from another OS process."""
+    return await publish_cli(servers.env, route, topic, json.loads(message), key)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

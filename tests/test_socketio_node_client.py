@@ -3,12 +3,11 @@
 import asyncio
 import json
 import shutil
-import sys
 
 import pytest
 
 from orderlines.models import Process, ProcessInstance
-from tests.live import ROOT
+from tests.live import ROOT, publish_from_other_process
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.live]
 JS_DIR = ROOT / "tests" / "js"
@@ -40,22 +39,7 @@ def _make_instance() -> ProcessInstance:
 
 
 async def _publish(env, route, topic, message, key):
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "manage.py",
-        "realtime_publish",
-        route,
-        topic,
-        json.dumps(message),
-        "--key",
-        key,
-        cwd=str(ROOT),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
+    await publish_from_other_process(env, route, topic, message, key)
 
 
 async def _line(stream) -> dict:
