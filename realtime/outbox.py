@@ -220,13 +220,14 @@ def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awai
 
     async def guarded(message: dict) -> None:
         started = time.monotonic()
-        sending = asyncio.ensure_future(send(message))
-        sending.add_done_callback(_retrieve)
-        # Shielded wait: uvicorn's send may itself wait for the socket to drain.
-        done, _ = await asyncio.wait({sending}, timeout=patience)
-        if not done:
-            _give_up(transport, sending)
-        await sending
+        # No task or timer per frame (the hot path): the process's one watchdog aborts a
+        # send that has been waiting longer than ``patience`` (uvicorn waits for drain).
+        _sends_in_flight[transport] = started
+        _start_watchdog()
+        try:
+            await send(message)
+        finally:
+            _sends_in_flight.pop(transport, None)
         while buffered_bytes(transport) > limit and not _closed(transport):
             if time.monotonic() - started > patience:
                 _give_up(transport, None)
@@ -235,10 +236,30 @@ def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awai
     return guarded
 
 
-def _retrieve(future: asyncio.Future) -> None:
-    # A send cut short by _give_up ends with the server's "client disconnected": expected.
-    if not future.cancelled():
-        future.exception()
+# transport -> when its current send started; swept by one watchdog task per process.
+_sends_in_flight: dict[Any, float] = {}
+_watchdog: asyncio.Task | None = None
+
+
+def _start_watchdog() -> None:
+    global _watchdog
+    loop = asyncio.get_running_loop()
+    if _watchdog is None or _watchdog.done() or _watchdog.get_loop() is not loop:
+        _watchdog = loop.create_task(_watch_sends())
+
+
+async def _watch_sends() -> None:
+    patience = conf.get("STUCK_CLIENT_SECONDS")
+    while True:
+        await asyncio.sleep(min(1.0, patience / 4))
+        now = time.monotonic()
+        for transport, started in list(_sends_in_flight.items()):
+            if now - started > patience and _sends_in_flight.pop(transport, None) is not None:
+                logger.warning(
+                    "Slow client: socket not drained for %.0fs; aborting the connection",
+                    patience,
+                )
+                abort(transport)  # the waiting send then fails and its connection closes
 
 
 def _give_up(transport: Any, pending: asyncio.Future | None) -> None:
