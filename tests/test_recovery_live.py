@@ -88,8 +88,11 @@ async def test_python_socketio_client_resumes_with_last_seq(live_servers):
     @client.on("running_logger", namespace="/running_logger")
     async def on_update(payload, *rest):
         if payload.get("process_instance_id") == key and "n" in payload["message"]:
-            seen.append(payload["message"]["n"])
-            last_seq["value"] = payload["message"]["n"]  # n equals seq: one publisher only
+            # Extra arguments the front end ignores: the seq, then (live ones) the offset.
+            seq = rest[0]
+            assert seq == payload["message"]["n"] and all(isinstance(o, str) for o in rest[1:])
+            seen.append(seq)
+            last_seq["value"] = seq
 
     def auth() -> dict:  # asked again on every reconnection
         return {"process_instance_id": key, "last_seq": str(last_seq["value"])}

@@ -23,10 +23,12 @@ class SocketIOEventCodec:
 
     def encode(self, message: dict[str, Any]) -> eio_packet.Packet:
         """The Engine.IO MESSAGE packet for a broadcast (see protocol.broadcast_message)."""
-        # The offset goes last, as a string: socket.io-client keeps it for recovery, and the
-        # front end reads only the first argument.
-        offset = message.get("offset")
-        tail = "]" if offset is None else f",{dumps(offset)}]"
+        # Extra arguments, which the front end ignores (it reads the first): the instance's
+        # seq, so a client can tell a gap, then the offset, last and a string, because
+        # socket.io-client keeps only such a last argument for recovery.
+        seq, offset = message.get("seq"), message.get("offset")
+        tail = "" if seq is None else f",{seq}"
+        tail = f"{tail}]" if offset is None else f"{tail},{dumps(offset)}]"
         packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + dumps(message["event"]) + tail)
         packet.encode()  # fills the packet's encode cache once, shared by every socket
         return packet
