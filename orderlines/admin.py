@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import admin_actions, admin_live
@@ -212,9 +213,14 @@ class ProcessInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
             ),
         )
         # Always a table, even empty: the page prepends live rows to it.
+        full_log = reverse("admin:orderlines_runninglog_changelist")
         return format_html(
+            '<p><a id="full-log" href="{}?q={}">The full log of this run ({} rows)</a></p>'
             '<table id="live-log" data-instance="{}" data-last-seq="{}"><thead><tr><th>seq</th>'
             "<th>topic</th><th>at</th><th>payload</th></tr></thead><tbody>{}</tbody></table>",
+            full_log,
+            obj.process_instance_id,
+            obj.logs.count(),
             obj.process_instance_id,
             # What the rows show, not obj.log_seq (read earlier): the page resumes after it.
             logs[0].seq if logs else 0,

@@ -132,6 +132,14 @@ def test_instance_page_shows_tasks_json_and_latest_logs(admin_client, instances)
     assert "&quot;step&quot;: 10\n" not in html  # only the latest 50
     assert html.index("&quot;step&quot;: 60") < html.index("&quot;step&quot;: 59")  # newest first
     assert 'name="_save"' not in html  # read-only
+    # The full log is one link away: every row of this run, and only this run's.
+    assert "The full log of this run (60 rows)" in html
+    full = admin_client.get(
+        reverse("admin:orderlines_runninglog_changelist"),
+        {"q": failed.process_instance_id, "all": ""},
+    )
+    assert full.status_code == 200
+    assert "60 running logs" in full.content.decode()
 
 
 def test_runs_cannot_be_added_in_the_admin(admin_client):
