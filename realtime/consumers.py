@@ -10,10 +10,9 @@ from channels.exceptions import StopConsumer
 from . import admission, conf, shutdown
 from .auth import bearer_token
 from .codecs import JSON_EVENTS
-from .exceptions import RealtimeError, Refused
+from .exceptions import Refused
 from .hub import get_hub, latest_only_key
 from .outbox import Outbox
-from .protocol import optional_seq
 from .routes import get_route
 from .session import Session
 
@@ -68,19 +67,7 @@ class RouteConsumer(AsyncConsumer):
         self.session.user = self.admission.user
         await self.send({"type": "websocket.accept"})
         self.outbox.start()
-        await self._open_session(key, query.get("last_seq", [None])[0])
-
-    async def _open_session(self, key: str | None, last_seq: str | None) -> None:
-        # Bad options get an error frame; the connection still subscribes as best it can.
-        try:
-            seq = optional_seq({"last_seq": last_seq})
-        except RealtimeError as error:
-            self.session.reply_error(error)
-            seq = None
-        try:
-            await self.session.open(key, last_seq=seq)
-        except RealtimeError as error:  # e.g. an unknown instance: it stays followed
-            self.session.reply_error(error)
+        await self.session.start(key, {"last_seq": query.get("last_seq", [None])[0]})
 
     async def _refuse(self, refused: Refused) -> None:
         # Accept first: a close before accept is an HTTP 403 and carries no code or reason.

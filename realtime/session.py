@@ -89,6 +89,21 @@ class Session:
         if self.is_agent:
             await self._join(groups.agents_group())
 
+    async def start(self, key: str | None, options: dict[str, Any]) -> None:
+        """Open as a client's connect options ask (``key``, ``last_seq``), for either transport.
+
+        Bad options get an error frame; the connection still subscribes as best it can.
+        """
+        try:
+            last_seq = protocol.optional_seq(options)
+        except RealtimeError as error:
+            self.reply_error(error)
+            last_seq = None
+        try:
+            await self.open(key, last_seq=last_seq)
+        except RealtimeError as error:  # e.g. an unknown instance: it stays followed
+            self.reply_error(error)
+
     async def close(self) -> None:
         """Leave every group; safe to call twice."""
         for group in tuple(self._groups):

@@ -21,9 +21,6 @@ class RunStore(Protocol):
         Raise ``realtime.exceptions.UnknownKey`` when ``key`` names nothing the store knows.
         """
 
-    def snapshot(self, route: str, key: str) -> dict[str, Any] | None:
-        """The current state of ``key`` as the ``message`` of one update; None if unknown."""
-
     def current(self, route: str, key: str) -> tuple[dict[str, Any], int] | None:
         """The current state and the seq of the newest event it reflects; None if unknown."""
 

@@ -96,22 +96,10 @@ class RouteNamespace(socketio.AsyncNamespace):
         pid = claims.get("pid")
         if not (isinstance(pid, str) and await csr.recover(session, pid, claims.get("offset"))):
             pid = csr.new_pid()
-            await self._subscribe(session, key, options)
+            await session.start(key, options)
         session.on_change = lambda changed: csr.save(changed, pid, start)
         await csr.save(session, pid, start)
         return pid, start
-
-    async def _subscribe(self, session: Session, key: str | None, options: dict) -> None:
-        # Bad options get an error event; the connection still subscribes as best it can.
-        try:
-            last_seq = protocol.optional_seq(options)
-        except RealtimeError as error:
-            session.reply_error(error)
-            last_seq = None
-        try:
-            await session.open(key, last_seq=last_seq)
-        except RealtimeError as error:  # e.g. an unknown instance: it stays followed
-            session.reply_error(error)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """Leave every group."""
