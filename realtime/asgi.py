@@ -1,5 +1,6 @@
 """Assemble the realtime transports around a Django HTTP application."""
 
+import functools
 import logging
 from typing import Any
 
@@ -7,9 +8,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 
 from . import conf
 from .origins import is_allowed
-from .outbox import guard_send, server_transport
+from .outbox import guard_send
 from .routing import websocket_urlpatterns
 from .socketio.server import socketio_application
+from .wire import DIRECT_WRITER, direct_writer, server_transport
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class SendGuard:
         """Wrap ``send`` of WebSocket connections; pass everything else through."""
         if scope["type"] == "websocket":
             _limit_frame_size(send)
+            # The raw send stays reachable for the broadcast fast path (realtime.wire).
+            scope = {**scope, DIRECT_WRITER: functools.partial(direct_writer, send)}
             send = _allow_standard_close_codes(guard_send(send), send)
         await self.app(scope, receive, send)
 

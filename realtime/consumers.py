@@ -15,6 +15,7 @@ from .hub import get_hub, latest_only_key
 from .outbox import Outbox
 from .routes import get_route
 from .session import Session
+from .wire import DIRECT_WRITER, SharedFrame
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class RouteConsumer(AsyncConsumer):
         self.session = Session(route, self, get_hub(), is_agent=agent)
         self.session.user = self.admission.user
         await self.send({"type": "websocket.accept"})
+        self.outbox.direct = _direct_writer(self.scope)
         self.outbox.start()
         await self.session.start(key, {"last_seq": query.get("last_seq", [None])[0]})
 
@@ -81,8 +83,8 @@ class RouteConsumer(AsyncConsumer):
         """Queue a frame (called by the hub and the session); newer states replace older."""
         self.outbox.push(frame, latest_only_key(message) if message else None)
 
-    async def _send_text(self, frame: str) -> None:
-        await self.send({"type": "websocket.send", "text": frame})
+    async def _send_text(self, frame: SharedFrame) -> None:
+        await self.send({"type": "websocket.send", "text": frame.text})
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         """One client frame: text or binary JSON, within the connection's rate limit."""
@@ -122,3 +124,8 @@ class RouteConsumer(AsyncConsumer):
         if admitted is not None:
             admitted.release()
         raise StopConsumer()
+
+
+def _direct_writer(scope: dict) -> Any:
+    factory = scope.get(DIRECT_WRITER)  # absent outside our ASGI stack (e.g. test communicators)
+    return factory() if factory is not None else None

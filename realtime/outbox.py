@@ -13,6 +13,8 @@ client that stops reading delays only itself. What such a client costs is bounde
 
 Both transports use it: the plain WebSocket consumer sends through an ``Outbox``; the
 socket.io transport feeds the Engine.IO socket's queue from one (``engineio_sender``).
+While an outbox is empty and its connection takes frames without waiting, a broadcast's
+shared frame skips the queue and the writer task (``Outbox.direct``, see realtime.wire).
 """
 
 import asyncio
@@ -25,6 +27,7 @@ from typing import Any
 
 from . import conf
 from .exceptions import SlowClient
+from .wire import DirectWriter, abort, buffered_bytes, is_closed, server_transport
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ class Outbox:
         self._writer: asyncio.Task[None] | None = None
         self._sending_since: float | None = None
         self._on_stuck = on_stuck
+        # Set by the transport once the connection can take shared frames directly.
+        self.direct: DirectWriter | None = None
         self.stuck = False
         self.dropped = 0
         self.replaced = 0
@@ -69,6 +74,8 @@ class Outbox:
         ``replace``: a frame queued earlier with the same value is removed (this one carries
         a newer full state), so a slow client gets fewer, newer frames, in order.
         """
+        if self._can_write_directly() and self.direct.write(frame):
+            return
         self._check_stuck()
         if replace is not None and self._congested():
             key: Any = ("latest", replace)
@@ -84,6 +91,15 @@ class Outbox:
         self._frames[key] = frame
         self._idle.clear()
         self._ready.set()
+
+    def _can_write_directly(self) -> bool:
+        # Only with nothing queued or being sent: a direct write must not overtake them.
+        return (
+            self.direct is not None
+            and self._writer is not None
+            and self._sending_since is None
+            and not self._frames
+        )
 
     def _congested(self) -> bool:
         # Replace only for a client that is really behind (its send blocked, or a half-full
@@ -171,44 +187,11 @@ def engineio_sender(eio_socket: Any) -> SendMany:
     async def send_many(packets: list[Any]) -> None:
         if eio_socket.closed or eio_socket.closing:
             raise ConnectionError("Engine.IO socket closed")
-        for packet in packets:
-            eio_socket.queue.put_nowait(packet)
+        for frame in packets:
+            eio_socket.queue.put_nowait(frame.packet)
         await eio_socket.queue.join()
 
     return send_many
-
-
-# -- the ASGI server's socket ----------------------------------------------------------------
-
-
-def server_transport(send: Any) -> Any:
-    """The TCP transport behind an ASGI ``send`` of daphne or uvicorn, or None if unknown."""
-    owner = getattr(send, "__self__", None)  # uvicorn: a bound method of its protocol
-    if owner is None and getattr(send, "args", None):  # daphne: partial(handle_reply, protocol)
-        owner = send.args[0]
-    return getattr(owner, "transport", None)
-
-
-def buffered_bytes(transport: Any) -> int:
-    """Bytes written to ``transport`` but not yet taken by the kernel."""
-    if hasattr(transport, "get_write_buffer_size"):  # asyncio transports (uvicorn)
-        return int(transport.get_write_buffer_size())
-    data = getattr(transport, "dataBuffer", b"")  # Twisted FileDescriptor (daphne)
-    return len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
-
-
-def _closed(transport: Any) -> bool:
-    if hasattr(transport, "is_closing"):
-        return bool(transport.is_closing())
-    return bool(getattr(transport, "disconnected", False) or getattr(transport, "disconnecting", 0))
-
-
-def abort(transport: Any) -> None:
-    """Drop the TCP connection now, discarding what is buffered for it."""
-    if hasattr(transport, "abortConnection"):
-        transport.abortConnection()
-    elif hasattr(transport, "abort"):
-        transport.abort()
 
 
 def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awaitable[None]]:
@@ -228,7 +211,7 @@ def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awai
             await send(message)
         finally:
             _sends_in_flight.pop(transport, None)
-        while buffered_bytes(transport) > limit and not _closed(transport):
+        while buffered_bytes(transport) > limit and not is_closed(transport):
             if time.monotonic() - started > patience:
                 _give_up(transport, None)
             await asyncio.sleep(0.01)  # daphne offers no drain event to wait on

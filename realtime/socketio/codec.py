@@ -6,6 +6,7 @@ from typing import Any
 from engineio import packet as eio_packet
 
 from ..protocol import dumps
+from ..wire import SharedFrame
 
 logger = logging.getLogger(__name__)
 
@@ -15,13 +16,13 @@ class SocketIOEventCodec:
 
     Why hand-encode: python-socketio encodes each emit per recipient; a shared Engine.IO
     packet (it caches its own encoding) is encoded once per broadcast for all recipients,
-    over WebSocket and long-polling alike.
+    over long-polling, and its WebSocket frame once for all upgraded sockets (realtime.wire).
     """
 
     def __init__(self, namespace: str, event: str) -> None:
         self.prefix = f"2{namespace},[{dumps(event)},"
 
-    def encode(self, message: dict[str, Any]) -> eio_packet.Packet:
+    def encode(self, message: dict[str, Any]) -> SharedFrame:
         """The Engine.IO MESSAGE packet for a broadcast (see protocol.broadcast_message)."""
         # Extra arguments, which the front end ignores (it reads the first): the instance's
         # seq, so a client can tell a gap, then the offset, last and a string, because
@@ -30,5 +31,5 @@ class SocketIOEventCodec:
         tail = "" if seq is None else f",{seq}"
         tail = f"{tail}]" if offset is None else f"{tail},{dumps(offset)}]"
         packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + dumps(message["event"]) + tail)
-        packet.encode()  # fills the packet's encode cache once, shared by every socket
-        return packet
+        # encode() fills the packet's own cache: shared by every socket's Engine.IO queue.
+        return SharedFrame(packet.encode(), packet)

@@ -15,6 +15,8 @@ from typing import Any
 
 import socketio
 
+from .websocket import TrackingEngineIOServer
+
 logger = logging.getLogger(__name__)
 
 # Engine.IO v4 packet types a client may send (open..noop); "b" is base64 binary on polling.
@@ -97,7 +99,11 @@ async def _answer(send: Any, status: int, body: bytes) -> None:
 
 class TolerantServer(socketio.AsyncServer):
     """An AsyncServer that drops socket.io packets it cannot decode instead of logging a
-    traceback for each (python-socketio raises from its decoder)."""
+    traceback for each (python-socketio raises from its decoder), on an Engine.IO server
+    whose WebSocket connections broadcasts can reach directly (see .websocket)."""
+
+    def _engineio_server_class(self) -> type:
+        return TrackingEngineIOServer
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:

@@ -12,14 +12,17 @@ from ..exceptions import InvalidMessage, RealtimeError
 from ..hub import get_hub, latest_only_key
 from ..routes import Route
 from ..session import Session
+from ..wire import SharedFrame
 from . import csr, guard
 from .codec import SocketIOEventCodec
+from .websocket import engineio_direct
 
 logger = logging.getLogger(__name__)
 
 
 class SocketTransport:
-    """Delivery to one Engine.IO socket: shared packets go straight into its send queue.
+    """Delivery to one Engine.IO socket: shared packets go into its send queue or, once it is
+    on WebSocket and nothing is pending, their shared frame straight to its connection.
 
     Packets pushed before the socket.io CONNECT acknowledgement is queued are held, so a
     client never sees an event of a namespace it has not been told it joined.
@@ -30,20 +33,24 @@ class SocketTransport:
         self.codec = codec
         self._held: list[Any] | None = []
         self.outbox = guard.socket_outbox(eio_socket)  # bounded; newer states replace older
+        self._direct_checked = False
 
-    def push(self, packet: Any, message: dict[str, Any] | None = None) -> None:
-        """Queue ``packet`` for the socket (our outbox feeds Engine.IO's writer task)."""
+    def push(self, frame: SharedFrame, message: dict[str, Any] | None = None) -> None:
+        """Queue ``frame`` for the socket (our outbox feeds Engine.IO's writer task)."""
         if self._held is not None:
-            self._held.append((packet, message))
+            self._held.append((frame, message))
         elif not self.eio_socket.closed:
-            self.outbox.push(packet, latest_only_key(message) if message else None)
+            if not self._direct_checked and self.eio_socket.upgraded:
+                self._direct_checked = True  # on WebSocket now: try the direct path once
+                self.outbox.direct = engineio_direct(self.eio_socket)
+            self.outbox.push(frame, latest_only_key(message) if message else None)
 
     def release(self) -> None:
         """Start sending, beginning with what was held."""
         held, self._held = self._held or [], None
         self.outbox.start()
-        for packet, message in held:
-            self.push(packet, message)
+        for frame, message in held:
+            self.push(frame, message)
 
     async def close_for_shutdown(self) -> None:
         """Graceful shutdown: the client reconnects (see guard.close_for_shutdown)."""

@@ -1,0 +1,141 @@
+"""The broadcast fast path (realtime.wire): shared frames written straight to idle sockets.
+
+What must hold: the frame is a valid WebSocket text frame; a direct write never overtakes a
+frame queued earlier; the path is taken exactly where it is safe (uvicorn and daphne without
+compression) and every client, fast path or not, gets every broadcast once and in order.
+"""
+
+import asyncio
+import json
+import socket
+
+import pytest
+import uvicorn
+from websockets.client import ClientProtocol
+from websockets.frames import Opcode
+from websockets.protocol import State
+
+from realtime import shutdown
+from realtime.outbox import Outbox
+from realtime.publish import apublish
+from realtime.wire import SharedFrame
+from tests.clients import SocketIOClient, plain_ws
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+async def test_shared_frame_is_one_unmasked_websocket_text_frame(size):
+    text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte UTF-8: length is in bytes
+    # Parsed as a client does (websockets' sans-I/O client refuses masked server frames).
+    client = ClientProtocol("ws://x/", state=State.OPEN, max_size=None)
+    client.receive_data(SharedFrame(text).wire)
+    [frame] = client.events_received()
+    assert (frame.opcode, frame.fin, frame.data.decode()) == (Opcode.TEXT, True, text)
+
+
+class Writer:
+    """A direct writer that can be told to refuse (as a paused or closing socket does)."""
+
+    def __init__(self, log: list) -> None:
+        self.log, self.accepting = log, True
+
+    def write(self, frame: SharedFrame) -> bool:
+        if self.accepting:
+            self.log.append(("direct", frame.text))
+        return self.accepting
+
+
+async def test_direct_writes_never_overtake_queued_frames():
+    log: list = []
+    gate = asyncio.Event()
+
+    async def asgi_send(frame: SharedFrame) -> None:
+        await gate.wait()  # a slow socket: the writer task is stuck in this send
+        log.append(("queued", frame.text))
+
+    outbox = Outbox(asgi_send, 10)
+    outbox.direct = writer = Writer(log)
+    outbox.start()
+    outbox.push(SharedFrame("a"))  # idle: straight to the socket
+    writer.accepting = False
+    outbox.push(SharedFrame("b"))  # refused (socket paused): queued, writer task sends it
+    await asyncio.sleep(0.01)
+    writer.accepting = True
+    outbox.push(SharedFrame("c"))  # socket writable again, but "b" is still being sent
+    gate.set()
+    assert await outbox.flush(1.0)
+    outbox.push(SharedFrame("d"))  # idle again
+    assert log == [("direct", "a"), ("queued", "b"), ("queued", "c"), ("direct", "d")]
+    await outbox.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def uvicorn_server(request):
+    """orderlines.asgi under uvicorn in this test's loop (so its connections can be inspected)."""
+    from orderlines.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=request.param,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield port
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+def direct_paths() -> dict[str, bool]:
+    """For each live connection of this process: is the fast path engaged?"""
+    found = {}
+    for connection in list(shutdown._connections):
+        kind = "socketio" if hasattr(connection, "eio_socket") else "ws"
+        found.setdefault(kind, []).append(connection.outbox.direct is not None)
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "uvicorn_server, compressed_client, expect_direct",
+    [(False, True, True), (True, False, True), (True, True, False)],
+    indirect=["uvicorn_server"],
+    ids=["server-deflate-off", "client-offers-none", "deflate-negotiated"],
+)
+async def test_fast_path_where_safe_and_every_broadcast_arrives_in_order(
+    uvicorn_server, compressed_client, expect_direct, hub
+):
+    port, count = uvicorn_server, 300
+    compression = "deflate" if compressed_client else None
+    sio = SocketIOClient("running_logger")
+    async with plain_ws(f"ws://127.0.0.1:{port}/ws/running_logger/", compression=compression) as ws:
+        await sio.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+        # The first broadcast resolves the socket.io side's direct path (lazily, once upgraded).
+        await apublish("running_logger", "running_logger", {"n": -1})
+        assert (await sio.next())["message"] == {"n": -1}
+        assert json.loads(await ws.recv())["message"] == {"n": -1}
+        paths = direct_paths()
+        assert paths["ws"] == [expect_direct]
+        assert paths["socketio"] == [True]  # aiohttp (python-socketio's client) never compresses
+        for n in range(count):  # a burst: some writes go direct, some queue behind a send
+            await apublish("running_logger", "running_logger", {"n": n})
+        got_ws = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"]]
+        while got_ws[-1] != count - 1:
+            got_ws.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"])
+        got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
+        await sio.disconnect()
+    assert got_ws == list(range(count))
+    assert got_sio == list(range(count))
