@@ -92,7 +92,9 @@ async def uvicorn_server(request):
     )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
-    while not server.started:
+    for _ in range(1000):  # uvicorn offers no event for "listening"; poll its flag
+        if server.started:
+            break
         await asyncio.sleep(0.01)
     yield port
     server.should_exit = True
