@@ -7,7 +7,7 @@ broadcasts, so an event is in the database even when the channel layer then fail
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from realtime.exceptions import UnknownKey
 
@@ -18,29 +18,43 @@ logger = logging.getLogger(__name__)
 ROUTE = "running_logger"
 
 
+def _next_seq_sql() -> str:
+    meta = ProcessInstance._meta
+    table, seq = meta.db_table, meta.get_field("log_seq").column
+    pk, key = meta.pk.column, meta.get_field("process_instance_id").column
+    # UPDATE ... RETURNING: PostgreSQL, and SQLite from 3.35.
+    return (
+        f'UPDATE "{table}" SET "{seq}" = "{seq}" + 1 WHERE "{key}" = %s RETURNING "{pk}", "{seq}"'
+    )
+
+
+_NEXT_SEQ_SQL = _next_seq_sql()
+
+
 class ProcessRunStore:
     """Keeps running_logger events of process instances; other routes (uia) are not kept."""
+
+    db = DEFAULT_DB_ALIAS
 
     def record(self, route: str, key: str, topic: str, event: dict[str, Any]) -> int | None:
         """Append ``event`` to the instance's RunningLog and return its seq (1, 2, 3… no gaps)."""
         if route != ROUTE:
             return None
-        # One transaction holds the instance row lock from reading log_seq until the new row
+        # One statement numbers the event and holds the instance row until the new log row
         # is committed, so concurrent writers (threads or OS processes) queue up instead of
-        # taking the same number. PostgreSQL: SELECT … FOR UPDATE. SQLite ignores FOR UPDATE,
-        # but settings open every transaction IMMEDIATE, which takes the database write lock.
-        with transaction.atomic():
-            instance = (
-                ProcessInstance.objects.select_for_update()
-                .only("pk", "log_seq")
-                .filter(process_instance_id=key)
-                .first()
-            )
-            if instance is None:
+        # taking the same number: a row lock on PostgreSQL; on SQLite settings open every
+        # transaction IMMEDIATE, which takes the database write lock. Raw SQL because the
+        # ORM's select_for_update + update took 1 ms of a 2 ms record (bench/).
+        with transaction.atomic(using=self.db):
+            with connections[self.db].cursor() as cursor:
+                cursor.execute(_NEXT_SEQ_SQL, [key])
+                numbered = cursor.fetchone()
+            if numbered is None:
                 raise UnknownKey(f"Unknown process_instance_id {key!r}.")
-            seq = instance.log_seq + 1
-            ProcessInstance.objects.filter(pk=instance.pk).update(log_seq=seq)
-            RunningLog.objects.create(instance_id=instance.pk, seq=seq, topic=topic, payload=event)
+            instance_pk, seq = numbered
+            RunningLog.objects.using(self.db).create(
+                instance_id=instance_pk, seq=seq, topic=topic, payload=event
+            )
         return seq
 
     def snapshot(self, route: str, key: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from . import admission, conf, shutdown
 from .auth import bearer_token
 from .codecs import JSON_EVENTS
 from .exceptions import Refused
-from .hub import get_hub, latest_only_key
+from .hub import get_hub
 from .outbox import Outbox
 from .routes import get_route
 from .session import Session
@@ -81,7 +81,7 @@ class RouteConsumer(AsyncConsumer):
 
     def push(self, frame: Any, message: dict[str, Any] | None = None) -> None:
         """Queue a frame (called by the hub and the session); newer states replace older."""
-        self.outbox.push(frame, latest_only_key(message) if message else None)
+        self.outbox.push(frame, message)
 
     async def _send_text(self, frame: SharedFrame) -> None:
         await self.send({"type": "websocket.send", "text": frame.text})

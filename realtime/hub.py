@@ -259,19 +259,6 @@ class Hub:
             logger.warning("Could not acknowledge a uia request", exc_info=True)
 
 
-def latest_only_key(message: dict[str, Any]) -> str | None:
-    """For a full-state broadcast (``LATEST_ONLY_TOPICS``) of one key: what a newer one replaces.
-
-    Transports pass it to ``Outbox.push(frame, replace=...)`` so a slow client gets the
-    newest state of an instance instead of a backlog of stale ones.
-    """
-    key = message.get("key")
-    topic = (message.get("event") or {}).get("topic")
-    if key is None or topic not in conf.get("LATEST_ONLY_TOPICS"):
-        return None
-    return f"{topic}:{key}"
-
-
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
 
 

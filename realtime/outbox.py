@@ -68,15 +68,17 @@ class Outbox:
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
-    def push(self, frame: Any, replace: str | None = None) -> None:
-        """Queue one frame without waiting; never raises.
+    def push(self, frame: Any, message: dict[str, Any] | None = None) -> None:
+        """Send or queue one frame without waiting; never raises.
 
-        ``replace``: a frame queued earlier with the same value is removed (this one carries
-        a newer full state), so a slow client gets fewer, newer frames, in order.
+        ``message``: the broadcast ``frame`` encodes, if it is one. A full-state broadcast
+        (see ``latest_only_key``) replaces the same key's older one still queued, so a
+        slow client gets fewer, newer frames, in order.
         """
         if self._can_write_directly() and self.direct.write(frame):
             return
         self._check_stuck()
+        replace = latest_only_key(message) if message else None
         if replace is not None and self._congested():
             key: Any = ("latest", replace)
             if self._frames.pop(key, None) is not None:
@@ -163,6 +165,19 @@ class Outbox:
             self._writer = None
         self._frames.clear()
         self._idle.set()
+
+
+def latest_only_key(message: dict[str, Any]) -> str | None:
+    """For a full-state broadcast (``LATEST_ONLY_TOPICS``) of one key: what a newer one replaces.
+
+    ``Outbox.push`` replaces a queued frame of the same key with a newer one, so a slow
+    client gets the newest state of an instance instead of a backlog of stale ones.
+    """
+    key = message.get("key")
+    topic = (message.get("event") or {}).get("topic")
+    if key is None or topic not in conf.get("LATEST_ONLY_TOPICS"):
+        return None
+    return f"{topic}:{key}"
 
 
 def _one_by_one(send: Callable[[Any], Awaitable[None]] | None) -> SendMany:

@@ -40,9 +40,16 @@ async def apublish(route: str, topic: str, message: Any, *, key: str | None = No
             offset = await recovery.backend().append(
                 route, {"key": key, "seq": seq, "event": event}
             )
-            for group in targets:
-                message = broadcast_message(group, event, key=key, seq=seq, offset=offset)
-                await layer.group_send(group, message)
+            # Concurrently: each group_send is several Redis round trips, and on a busy
+            # machine every round trip waits for its turn on a core.
+            await asyncio.gather(
+                *(
+                    layer.group_send(
+                        group, broadcast_message(group, event, key=key, seq=seq, offset=offset)
+                    )
+                    for group in targets
+                )
+            )
     except (TimeoutError, OSError, ConnectionError) as exc:
         raise PublishError(f"Could not publish {topic!r} on {route!r}: {exc!r}") from exc
     except Exception as exc:  # redis-py raises its own ConnectionError, not the built-in one

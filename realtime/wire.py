@@ -14,7 +14,6 @@ path is taken only while that outbox is empty and not sending (see ``Outbox.push
 """
 
 import struct
-from collections.abc import Callable
 from typing import Any
 
 from . import conf
@@ -58,65 +57,81 @@ def frame_header(length: int) -> bytes:
 class DirectWriter:
     """Writes shared frames to one server connection without going through ASGI."""
 
-    __slots__ = ("_limit", "_open", "_write", "transport")
+    __slots__ = ("_limit", "transport")
 
-    def __init__(self, transport: Any, is_open: Callable[[], bool], write: Callable) -> None:
+    def __init__(self, transport: Any) -> None:
         self.transport = transport
-        self._open, self._write = is_open, write
         self._limit = conf.get("SEND_BUFFER_BYTES")
 
     def write(self, frame: SharedFrame) -> bool:
         """Write ``frame`` now if the connection takes it without waiting; False otherwise."""
-        if not self._open() or buffered_bytes(self.transport) > self._limit:
+        raise NotImplementedError
+
+
+class UvicornWriter(DirectWriter):
+    """uvicorn's websockets "sans-I/O" protocol, its default WebSocket implementation."""
+
+    __slots__ = ("_conn", "_open_state", "_protocol", "_writable")
+
+    def __init__(self, protocol: Any) -> None:
+        super().__init__(protocol.transport)
+        self._protocol, self._conn = protocol, protocol.conn  # conn: websockets ServerProtocol
+        self._writable = protocol.writable  # cleared while the transport is paused
+        self._open_state = type(protocol.conn.state).OPEN
+
+    def write(self, frame: SharedFrame) -> bool:
+        """Write ``frame`` now if the connection takes it without waiting; False otherwise."""
+        transport = self.transport
+        # Per recipient per broadcast, so inline and cheapest checks first.
+        if (
+            not self._writable.is_set()
+            or self._protocol.close_sent
+            or self._conn.state is not self._open_state
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > self._limit
+        ):
             return False
-        self._write(frame.wire)
+        transport.write(frame.wire)
+        return True
+
+
+class DaphneWriter(DirectWriter):
+    """daphne's WebSocketProtocol, an autobahn protocol: sendData writes a ready frame."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        super().__init__(protocol.transport)
+        self._protocol = protocol
+
+    def write(self, frame: SharedFrame) -> bool:
+        """Write ``frame`` now if the connection takes it without waiting; False otherwise."""
+        protocol, transport = self._protocol, self.transport
+        if (
+            protocol.state != protocol.STATE_OPEN
+            or is_closed(transport)
+            or buffered_bytes(transport) > self._limit
+        ):
+            return False
+        protocol.sendData(frame.wire)
         return True
 
 
 def direct_writer(send: Any) -> DirectWriter | None:
     """A DirectWriter for the connection behind a server's raw ASGI WebSocket ``send``, or None.
 
-    Call it after ``websocket.accept`` (extensions are negotiated by then).
+    None for servers we do not know and for connections that negotiated an extension
+    (permessage-deflate). Call it after ``websocket.accept`` (extensions are settled then).
     """
     owner = server_protocol(send)
-    if owner is None:
+    if owner is None or getattr(owner, "transport", None) is None:
         return None
-    if hasattr(owner, "sendData"):
-        return _daphne_writer(owner)
-    return _uvicorn_writer(owner)
-
-
-def _uvicorn_writer(protocol: Any) -> DirectWriter | None:
-    # uvicorn's websockets "sansio" protocol (its default): ``conn`` is the websockets
-    # ServerProtocol, ``writable`` is cleared while the transport is paused.
-    conn, transport = getattr(protocol, "conn", None), getattr(protocol, "transport", None)
-    writable = getattr(protocol, "writable", None)
-    if conn is None or transport is None or writable is None or getattr(conn, "extensions", 1):
-        return None
-    open_state = type(conn.state).OPEN
-
-    def is_open() -> bool:
-        return (
-            writable.is_set()
-            and conn.state is open_state
-            and not protocol.close_sent
-            and not transport.is_closing()
-        )
-
-    return DirectWriter(transport, is_open, transport.write)
-
-
-def _daphne_writer(protocol: Any) -> DirectWriter | None:
-    # daphne's WebSocketProtocol is an autobahn protocol; sendData writes a ready frame.
-    open_state = getattr(protocol, "STATE_OPEN", None)
-    transport = getattr(protocol, "transport", None)
-    if open_state is None or transport is None or getattr(protocol, "_perMessageCompress", 1):
-        return None
-
-    def is_open() -> bool:
-        return protocol.state == open_state and not is_closed(transport)
-
-    return DirectWriter(transport, is_open, protocol.sendData)
+    if hasattr(owner, "sendData") and hasattr(owner, "STATE_OPEN"):
+        return None if getattr(owner, "_perMessageCompress", 1) else DaphneWriter(owner)
+    conn = getattr(owner, "conn", None)
+    if hasattr(owner, "writable") and hasattr(conn, "state") and hasattr(owner, "close_sent"):
+        return None if getattr(conn, "extensions", 1) else UvicornWriter(owner)
+    return None
 
 
 # -- the server's connection behind an ASGI send ---------------------------------------------

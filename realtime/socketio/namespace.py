@@ -9,7 +9,7 @@ import socketio
 
 from .. import protocol, recovery
 from ..exceptions import InvalidMessage, RealtimeError
-from ..hub import get_hub, latest_only_key
+from ..hub import get_hub
 from ..routes import Route
 from ..session import Session
 from ..wire import SharedFrame
@@ -43,7 +43,7 @@ class SocketTransport:
             if not self._direct_checked and self.eio_socket.upgraded:
                 self._direct_checked = True  # on WebSocket now: try the direct path once
                 self.outbox.direct = engineio_direct(self.eio_socket)
-            self.outbox.push(frame, latest_only_key(message) if message else None)
+            self.outbox.push(frame, message)
 
     def release(self) -> None:
         """Start sending, beginning with what was held."""
