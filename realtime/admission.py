@@ -9,6 +9,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.db import database_sync_to_async
+
 from . import auth, policy, shutdown
 from .limits import ADDRESSES, RateLimiter
 
@@ -44,10 +46,20 @@ async def admit(
     shutdown.check_accepting()
     ADDRESSES.acquire(address)
     try:
-        user = await auth.authenticate(token, cookie)
-        # Agents follow the whole uia route to hear answers; the agent permission covers it.
-        await policy.require(user, "agent" if agent else "follow", route, None if agent else key)
+        # One hop to a worker thread for both (each hop also closes stale DB connections).
+        user = await database_sync_to_async(_identify_and_authorize)(
+            token, cookie, route, key, agent
+        )
     except BaseException:
         ADDRESSES.release(address)
         raise
     return Admission(user=user, address=address)
+
+
+def _identify_and_authorize(
+    token: str | None, cookie: str | None, route: str, key: str | None, agent: bool
+) -> Any:
+    user = auth.authenticate_sync(token, cookie)
+    # Agents follow the whole uia route to hear answers; the agent permission covers it.
+    policy.check(user, "agent" if agent else "follow", route, None if agent else key)
+    return user

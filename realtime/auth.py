@@ -9,7 +9,6 @@ import logging
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
@@ -84,7 +83,13 @@ def session_key_from_cookie(cookie_header: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
-def _authenticate(token: str | None, cookie_header: str | None) -> Any:
+def authenticate_sync(token: str | None, cookie_header: str | None) -> Any:
+    """The user of a connection (AnonymousUser when allowed); raises NotAuthenticated.
+
+    Runs in a worker thread (it may read sessions and users). A token, when given, is
+    authoritative: a bad or expired token is refused even if a session cookie or anonymous
+    access would have let the client in.
+    """
     if token:
         return user_from_token(token)
     session_key = session_key_from_cookie(cookie_header) if cookie_header else None
@@ -97,16 +102,6 @@ def _authenticate(token: str | None, cookie_header: str | None) -> Any:
         "Sign in first: send the Django session cookie, or a token from /realtime/token "
         "(socket.io auth {token}, or ?token= on the URL).",
     )
-
-
-async def authenticate(token: str | None, cookie_header: str | None) -> Any:
-    """The user of a connection (AnonymousUser when allowed); raises NotAuthenticated.
-
-    A token, when given, is authoritative: a bad or expired token is refused even if a
-    session cookie or anonymous access would have let the client in.
-    """
-    # database_sync_to_async: closes stale connections around the call, as views do.
-    return await database_sync_to_async(_authenticate)(token, cookie_header)
 
 
 def bearer_token(headers: dict[bytes, bytes]) -> str | None:

@@ -54,6 +54,7 @@ class Outbox:
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._started = False
         self._writer: asyncio.Task[None] | None = None
         self._sending_since: float | None = None
         self._on_stuck = on_stuck
@@ -64,7 +65,14 @@ class Outbox:
         self.replaced = 0
 
     def start(self) -> None:
-        """Start the writer task (once the transport can send)."""
+        """Start sending (once the transport can send)."""
+        self._started = True
+        if self._frames:
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        # Only once a frame has to wait: with the direct path most connections never need
+        # a writer, and an idle task costs memory on every one of thousands of connections.
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
@@ -93,12 +101,14 @@ class Outbox:
         self._frames[key] = frame
         self._idle.clear()
         self._ready.set()
+        if self._started:
+            self._start_writer()
 
     def _can_write_directly(self) -> bool:
         # Only with nothing queued or being sent: a direct write must not overtake them.
         return (
             self.direct is not None
-            and self._writer is not None
+            and self._started
             and self._sending_since is None
             and not self._frames
         )
@@ -156,6 +166,7 @@ class Outbox:
 
     async def close(self) -> None:
         """Stop the writer; queued frames are discarded."""
+        self._started = False
         if self._writer is not None:
             self._writer.cancel()
             try:

@@ -37,14 +37,13 @@ def permission_policy(user: Any, action: str, route: str, key: str | None) -> bo
     return permission is None or user.has_perm(permission)
 
 
-async def allowed(user: Any, action: str, route: str, key: str | None = None) -> bool:
-    """Ask the configured policy, from async code."""
-    policy = conf.policy()
-    return bool(await database_sync_to_async(policy)(user, action, route, key))
+def check(user: Any, action: str, route: str, key: str | None = None) -> None:
+    """Raise Forbidden unless the configured policy allows ``action`` (in a worker thread)."""
+    if not conf.policy()(user, action, route, key):
+        what = f"{action} {route}" + (f" {key!r}" if key is not None else "")
+        raise Forbidden(f"Not allowed to {what}: ask an administrator for the permission.")
 
 
 async def require(user: Any, action: str, route: str, key: str | None = None) -> None:
-    """Raise Forbidden unless the policy allows ``action``."""
-    if not await allowed(user, action, route, key):
-        what = f"{action} {route}" + (f" {key!r}" if key is not None else "")
-        raise Forbidden(f"Not allowed to {what}: ask an administrator for the permission.")
+    """Raise Forbidden unless the policy allows ``action`` (from async code)."""
+    await database_sync_to_async(check)(user, action, route, key)
