@@ -3,7 +3,9 @@
 import logging
 from typing import Any
 
-from .protocol import dumps
+import orjson
+
+from .protocol import dumps, event_json
 from .wire import SharedFrame
 
 logger = logging.getLogger(__name__)
@@ -14,8 +16,12 @@ class JsonEventCodec:
 
     def encode(self, message: dict[str, Any]) -> SharedFrame:
         """Encode a broadcast (see protocol.broadcast_message) as one text frame."""
-        event, seq = message["event"], message.get("seq")
-        return SharedFrame(dumps(event if seq is None else {**event, "seq": seq}))
+        text, seq = event_json(message), message.get("seq")
+        if seq is None:
+            return SharedFrame(text)
+        # The event object with "seq" added, spliced into its JSON (route shapes never
+        # have a "seq" of their own).
+        return SharedFrame(f'{text[:-1]}{"," if text != "{}" else ""}"seq":{int(seq)}}}')
 
 
 class LegacyMsgCodec:
@@ -23,7 +29,9 @@ class LegacyMsgCodec:
 
     def encode(self, message: dict[str, Any]) -> SharedFrame:
         """Encode with ``message`` renamed to ``msg``."""
-        event = dict(message["event"])
+        event = (
+            dict(message["event"]) if "event" in message else orjson.loads(message["event_json"])
+        )
         event["msg"] = event.pop("message", None)
         if message.get("seq") is not None:
             event["seq"] = message["seq"]

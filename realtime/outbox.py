@@ -27,6 +27,7 @@ from typing import Any
 
 from . import conf
 from .exceptions import SlowClient
+from .protocol import event_topic
 from .wire import DirectWriter, abort, buffered_bytes, is_closed, server_transport
 
 logger = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def latest_only_key(message: dict[str, Any]) -> str | None:
     client gets the newest state of an instance instead of a backlog of stale ones.
     """
     key = message.get("key")
-    topic = (message.get("event") or {}).get("topic")
+    topic = event_topic(message)
     if key is None or topic not in conf.get("LATEST_ONLY_TOPICS"):
         return None
     return f"{topic}:{key}"

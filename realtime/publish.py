@@ -15,7 +15,7 @@ from django.db import transaction
 
 from . import bridge, conf, groups, records, recovery, routes
 from .exceptions import PublishError
-from .protocol import broadcast_message
+from .protocol import broadcast_message, dumps
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,19 @@ async def apublish(route: str, topic: str, message: Any, *, key: str | None = No
             )
             # Concurrently: each group_send is several Redis round trips, and on a busy
             # machine every round trip waits for its turn on a core.
+            text = dumps(event)
             await asyncio.gather(
                 *(
                     layer.group_send(
-                        group, broadcast_message(group, event, key=key, seq=seq, offset=offset)
+                        group,
+                        broadcast_message(
+                            group,
+                            text,
+                            topic=event.get("topic", topic),
+                            key=key,
+                            seq=seq,
+                            offset=offset,
+                        ),
                     )
                     for group in targets
                 )

@@ -5,7 +5,7 @@ from typing import Any
 
 from engineio import packet as eio_packet
 
-from ..protocol import dumps
+from ..protocol import dumps, event_json
 from ..wire import SharedFrame
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,6 @@ class SocketIOEventCodec:
         seq, offset = message.get("seq"), message.get("offset")
         tail = "" if seq is None else f",{seq}"
         tail = f"{tail}]" if offset is None else f"{tail},{dumps(offset)}]"
-        packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + dumps(message["event"]) + tail)
+        packet = eio_packet.Packet(eio_packet.MESSAGE, self.prefix + event_json(message) + tail)
         # encode() fills the packet's own cache: shared by every socket's Engine.IO queue.
         return SharedFrame(packet.encode(), packet)
