@@ -61,11 +61,10 @@ class EngineIODirect:
     def write(self, frame: SharedFrame) -> bool:
         """Write now if that keeps order with Engine.IO's queue; False to queue instead."""
         sock, websocket = self.eio_socket, self.websocket
-        if sock.upgrading or sock.closing or sock.closed or websocket.sending:
-            return False
-        # _unfinished_tasks: packets queued or taken by the writer but not yet done with
-        # (python-engineio calls task_done as it takes them, then sends without yielding).
-        if sock.queue._unfinished_tasks or not sock.queue.empty():
+        # _unfinished_tasks: packets queued, or taken by the writer and not yet done with
+        # (python-engineio calls task_done as it takes them, then sends without yielding;
+        # ``sending`` covers a send that waits). Closed sockets: the writer refuses them.
+        if websocket.sending or sock.queue._unfinished_tasks or sock.upgrading or sock.closing:
             return False
         return websocket.writer.write(frame)
 
