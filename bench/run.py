@@ -81,7 +81,7 @@ class RowRun:
         try:
             flush_redis(self.row.db)
             port = free_port()
-            env = {k: v.format(redis=self.redis) for k, v in self.row.env.items()}
+            env = self.row_env()
             if self.row.project:
                 env.update(project.server_env(self.redis))
             argv = fill(self.row.serve, port=port, redis=self.redis)
@@ -148,7 +148,7 @@ class RowRun:
         argv = fill(
             self.row.publish, redis=self.redis, payload=self.payload_path, count=count, rate=rate
         )
-        env = project.publisher_env(self.redis) if self.row.project else None
+        env = {**self.row_env(), **project.publisher_env(self.redis)} if self.row.project else None
         spy = self.start_profile(server) if profile and not self.row.key == "node" else None
         pub = procs.run(
             argv, core=CLIENT_CORE, log=self.log, timeout=deadline, env=env, cwd=self.row.cwd
@@ -166,6 +166,10 @@ class RowRun:
         if done.get("why") == "deadline":
             self.res["errors"].append(f"phase rate={rate} hit its {deadline} s deadline")
         return done
+
+    def row_env(self) -> dict:
+        """The row's own environment (e.g. the project's CHANNEL_LAYER), for all its processes."""
+        return {k: v.format(redis=self.redis) for k, v in self.row.env.items()}
 
     def start_profile(self, server):
         out = RESULTS / f"pyspy-{self.tag}.txt"  # collapsed stacks (flamegraph.pl input)

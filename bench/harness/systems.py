@@ -60,13 +60,20 @@ PROJECT_UVICORN = [
 
 def project_rows() -> list[Row]:
     rows = []
+    pubsub = {"CHANNEL_LAYER": "pubsub"}  # channels-redis's pub/sub layer instead of its core
     servers = [
-        ("daphne", "daphne", PROJECT_DAPHNE),
-        ("uvicorn", "uvicorn", PROJECT_UVICORN),
-        ("uvicorn-nodeflate", "uvicorn, deflate off", PROJECT_UVICORN + NO_DEFLATE),
+        ("daphne", "daphne", PROJECT_DAPHNE, {}),
+        ("uvicorn", "uvicorn", PROJECT_UVICORN, {}),
+        ("uvicorn-nodeflate", "uvicorn, deflate off", PROJECT_UVICORN + NO_DEFLATE, {}),
+        (
+            "uvicorn-nodeflate-pubsub",
+            "uvicorn, deflate off, pub/sub layer",
+            PROJECT_UVICORN + NO_DEFLATE,
+            pubsub,
+        ),
     ]
     for transport in ("sio", "ws"):
-        for key, how, argv in servers:
+        for key, how, argv, env in servers:
             rows.append(
                 Row(
                     f"project-{key}-{transport}",
@@ -76,6 +83,7 @@ def project_rows() -> list[Row]:
                     argv,
                     PROJECT_PUB,
                     cwd=ROOT,
+                    env=env,
                     project=True,
                 )
             )
