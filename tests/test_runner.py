@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import json
 import logging
 import subprocess
 import sys
@@ -243,7 +244,7 @@ async def test_updates_are_broadcast_to_the_instance_group(demo_process):
         runner = RunThread(demo_process, step_delay=0, instance_id="pi-broadcast")
         runner.start()
         first = await asyncio.wait_for(layer.receive(channel), 10)
-        event = first["event"]
+        event = json.loads(first["event_json"])  # encoded once by the publisher
         assert (first["seq"], event["topic"], event["process_instance_id"]) == (
             1, "running_logger", "pi-broadcast",
         )  # fmt: skip
