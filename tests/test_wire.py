@@ -141,3 +141,20 @@ async def test_fast_path_where_safe_and_every_broadcast_arrives_in_order(
         await sio.disconnect()
     assert got_ws == list(range(count))
     assert got_sio == list(range(count))
+
+
+@pytest.mark.parametrize("event", [{}, {"topic": "running_logger", "message": {"é": [1, None]}}])
+@pytest.mark.parametrize("seq", [None, 7])
+async def test_codecs_give_the_same_frame_from_published_json_or_from_the_event(event, seq):
+    from realtime.codecs import JSON_EVENTS, LEGACY_MSG
+    from realtime.protocol import broadcast_message, dumps
+    from realtime.socketio.codec import SocketIOEventCodec
+
+    published = broadcast_message(
+        "g", dumps(event), topic="running_logger", key="k", seq=seq, offset="1-0"
+    )
+    local = {"event": event, "key": "k", "seq": seq, "offset": "1-0"}
+    for codec in (JSON_EVENTS, LEGACY_MSG, SocketIOEventCodec("/running_logger", "running_logger")):
+        assert codec.encode(published).text == codec.encode(local).text
+    expected = event if seq is None else {**event, "seq": seq}
+    assert json.loads(JSON_EVENTS.encode(published).text) == expected
