@@ -213,11 +213,14 @@ class Hub:
         if not members:
             return 0
         frames: dict[int, Any] = {}
+        last_codec = frame = None
         for member in tuple(members):
             codec = member.codec
-            frame = frames.get(id(codec))
-            if frame is None:
-                frame = frames[id(codec)] = codec.encode(message)
+            if codec is not last_codec:  # members of a group mostly share one codec
+                frame = frames.get(id(codec))
+                if frame is None:
+                    frame = frames[id(codec)] = codec.encode(message)
+                last_codec = codec
             member.push(frame, message)
         return len(members)
 

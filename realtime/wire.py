@@ -71,22 +71,21 @@ class DirectWriter:
 class UvicornWriter(DirectWriter):
     """uvicorn's websockets "sans-I/O" protocol, its default WebSocket implementation."""
 
-    __slots__ = ("_conn", "_open_state", "_protocol", "_writable")
+    __slots__ = ("_protocol",)
 
     def __init__(self, protocol: Any) -> None:
         super().__init__(protocol.transport)
-        self._protocol, self._conn = protocol, protocol.conn  # conn: websockets ServerProtocol
-        self._writable = protocol.writable  # cleared while the transport is paused
-        self._open_state = type(protocol.conn.state).OPEN
+        self._protocol = protocol
 
     def write(self, frame: SharedFrame) -> bool:
         """Write ``frame`` now if the connection takes it without waiting; False otherwise."""
         transport = self.transport
-        # Per recipient per broadcast, so inline and cheapest checks first.
+        # Per recipient per broadcast, so as few objects touched as will do: uvicorn closes
+        # the transport as soon as a close frame arrives (and on keepalive timeout and parse
+        # errors) and sets close_sent when it sends one, so these two cover "open". Its own
+        # pause (``writable``) is left to our bound: SEND_BUFFER_BYTES, as for every send.
         if (
-            not self._writable.is_set()
-            or self._protocol.close_sent
-            or self._conn.state is not self._open_state
+            self._protocol.close_sent
             or transport.is_closing()
             or transport.get_write_buffer_size() > self._limit
         ):
@@ -129,7 +128,7 @@ def direct_writer(send: Any) -> DirectWriter | None:
     if hasattr(owner, "sendData") and hasattr(owner, "STATE_OPEN"):
         return None if getattr(owner, "_perMessageCompress", 1) else DaphneWriter(owner)
     conn = getattr(owner, "conn", None)
-    if hasattr(owner, "writable") and hasattr(conn, "state") and hasattr(owner, "close_sent"):
+    if hasattr(conn, "state") and hasattr(owner, "close_sent"):
         return None if getattr(conn, "extensions", 1) else UvicornWriter(owner)
     return None
 

@@ -39,11 +39,12 @@ class SocketTransport:
         """Queue ``frame`` for the socket (our outbox feeds Engine.IO's writer task)."""
         if self._held is not None:
             self._held.append((frame, message))
-        elif not self.eio_socket.closed:
-            if not self._direct_checked and self.eio_socket.upgraded:
-                self._direct_checked = True  # on WebSocket now: try the direct path once
-                self.outbox.direct = engineio_direct(self.eio_socket)
-            self.outbox.push(frame, message)
+            return
+        if not self._direct_checked and self.eio_socket.upgraded:
+            self._direct_checked = True  # on WebSocket now: try the direct path once
+            self.outbox.direct = engineio_direct(self.eio_socket)
+        # A closed socket: the direct path refuses it, and so does the queue's sender.
+        self.outbox.push(frame, message)
 
     def release(self) -> None:
         """Start sending, beginning with what was held."""
