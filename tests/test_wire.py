@@ -158,3 +158,26 @@ async def test_codecs_give_the_same_frame_from_published_json_or_from_the_event(
         assert codec.encode(published).text == codec.encode(local).text
     expected = event if seq is None else {**event, "seq": seq}
     assert json.loads(JSON_EVENTS.encode(published).text) == expected
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+async def test_daphne_fast_path_delivers_a_burst_whole_and_in_order(live_servers):
+    # daphne (Twisted) takes frames straight to the socket while nothing is buffered and
+    # hands the rest to Twisted: a burst must still arrive complete and in order.
+    server, count = live_servers.start("daphne"), 400
+    sio = SocketIOClient("running_logger")
+    async with plain_ws(f"{server.ws}/ws/running_logger/") as ws:
+        await sio.connect(server.http, transports=["websocket"])
+        await apublish("running_logger", "running_logger", {"n": -1})
+        assert (await sio.next())["message"] == {"n": -1}
+        assert json.loads(await ws.recv())["message"] == {"n": -1}
+        for n in range(count):
+            await apublish("running_logger", "running_logger", {"n": n, "pad": "x" * 3000})
+        got_ws = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"]]
+        while got_ws[-1] != count - 1:
+            got_ws.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"])
+        got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
+        await sio.disconnect()
+    assert got_ws == list(range(count))
+    assert got_sio == list(range(count))
