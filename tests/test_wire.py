@@ -110,6 +110,25 @@ def direct_paths() -> dict[str, bool]:
     return found
 
 
+async def first_broadcast_reaches(ws, sio) -> None:
+    """One broadcast both clients must get (it also settles the socket.io direct path)."""
+    await apublish("running_logger", "running_logger", {"n": -1})
+    assert (await sio.next())["message"] == {"n": -1}
+    assert json.loads(await ws.recv())["message"] == {"n": -1}
+
+
+async def burst_arrives_whole_and_in_order(ws, sio, count: int, pad: str = "") -> None:
+    """Publish ``count`` broadcasts back to back; both clients get each once, in order."""
+    for n in range(count):  # some writes go direct, some queue behind a send
+        await apublish("running_logger", "running_logger", {"n": n, "pad": pad})
+    got_ws = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"]]
+    while got_ws[-1] != count - 1:
+        got_ws.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"])
+    got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
+    assert got_ws == list(range(count))
+    assert got_sio == list(range(count))
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "uvicorn_server, compressed_client, expect_direct",
@@ -125,22 +144,12 @@ async def test_fast_path_where_safe_and_every_broadcast_arrives_in_order(
     sio = SocketIOClient("running_logger")
     async with plain_ws(f"ws://127.0.0.1:{port}/ws/running_logger/", compression=compression) as ws:
         await sio.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
-        # The first broadcast resolves the socket.io side's direct path (lazily, once upgraded).
-        await apublish("running_logger", "running_logger", {"n": -1})
-        assert (await sio.next())["message"] == {"n": -1}
-        assert json.loads(await ws.recv())["message"] == {"n": -1}
+        await first_broadcast_reaches(ws, sio)
         paths = direct_paths()
         assert paths["ws"] == [expect_direct]
         assert paths["socketio"] == [True]  # aiohttp (python-socketio's client) never compresses
-        for n in range(count):  # a burst: some writes go direct, some queue behind a send
-            await apublish("running_logger", "running_logger", {"n": n})
-        got_ws = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"]]
-        while got_ws[-1] != count - 1:
-            got_ws.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"])
-        got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
+        await burst_arrives_whole_and_in_order(ws, sio, count)
         await sio.disconnect()
-    assert got_ws == list(range(count))
-    assert got_sio == list(range(count))
 
 
 @pytest.mark.parametrize("event", [{}, {"topic": "running_logger", "message": {"é": [1, None]}}])
@@ -169,15 +178,6 @@ async def test_daphne_fast_path_delivers_a_burst_whole_and_in_order(live_servers
     sio = SocketIOClient("running_logger")
     async with plain_ws(f"{server.ws}/ws/running_logger/") as ws:
         await sio.connect(server.http, transports=["websocket"])
-        await apublish("running_logger", "running_logger", {"n": -1})
-        assert (await sio.next())["message"] == {"n": -1}
-        assert json.loads(await ws.recv())["message"] == {"n": -1}
-        for n in range(count):
-            await apublish("running_logger", "running_logger", {"n": n, "pad": "x" * 3000})
-        got_ws = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"]]
-        while got_ws[-1] != count - 1:
-            got_ws.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"])
-        got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
+        await first_broadcast_reaches(ws, sio)
+        await burst_arrives_whole_and_in_order(ws, sio, count, pad="x" * 3000)
         await sio.disconnect()
-    assert got_ws == list(range(count))
-    assert got_sio == list(range(count))
