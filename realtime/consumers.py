@@ -15,7 +15,7 @@ from .hub import get_hub
 from .outbox import Outbox
 from .routes import get_route
 from .session import Session
-from .wire import DIRECT_WRITER, SharedFrame
+from .wire import SharedFrame, scope_direct_writer
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class RouteConsumer(AsyncConsumer):
         self.session = Session(route, self, get_hub(), is_agent=agent)
         self.session.user = self.admission.user
         await self.send({"type": "websocket.accept"})
-        self.outbox.direct = _direct_writer(self.scope)
+        self.outbox.direct = scope_direct_writer(self.scope)
         self.outbox.start()
         await self.session.start(key, {"last_seq": query.get("last_seq", [None])[0]})
 
@@ -124,8 +124,3 @@ class RouteConsumer(AsyncConsumer):
         if admitted is not None:
             admitted.release()
         raise StopConsumer()
-
-
-def _direct_writer(scope: dict) -> Any:
-    factory = scope.get(DIRECT_WRITER)  # absent outside our ASGI stack (e.g. test communicators)
-    return factory() if factory is not None else None

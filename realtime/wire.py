@@ -41,9 +41,6 @@ class SharedFrame:
             self._wire = frame_header(len(payload)) + payload
         return self._wire
 
-    def __str__(self) -> str:
-        return self.text
-
 
 def frame_header(length: int) -> bytes:
     """FIN + text opcode, then the payload length in the shortest form."""
@@ -133,6 +130,15 @@ class DaphneWriter(DirectWriter):
             data = data[sent:]
         transport.write(data)
         return True
+
+
+def scope_direct_writer(scope: dict) -> DirectWriter | None:
+    """The DirectWriter SendGuard left for this connection, if any; call after accept.
+
+    Absent outside our ASGI stack (e.g. Channels' test communicators).
+    """
+    factory = scope.get(DIRECT_WRITER)
+    return factory() if factory is not None else None
 
 
 def direct_writer(send: Any) -> DirectWriter | None:

@@ -15,7 +15,7 @@ from typing import Any
 import engineio
 from engineio.async_drivers import asgi as engineio_asgi
 
-from ..wire import DIRECT_WRITER, DirectWriter, SharedFrame
+from ..wire import DirectWriter, SharedFrame, scope_direct_writer
 
 _websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
 
@@ -34,10 +34,9 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
         """Accept, find the direct writer, then run Engine.IO's handler."""
         if self.eio_socket is not None:
             _websockets[self.eio_socket] = self
-        factory = (environ.get("asgi.scope") or {}).get(DIRECT_WRITER)
         self.asgi_receive, self.asgi_send = environ["asgi.receive"], environ["asgi.send"]
         await self.asgi_send({"type": "websocket.accept"})
-        self.writer = factory() if factory is not None else None
+        self.writer = scope_direct_writer(environ.get("asgi.scope") or {})
         await self.handler(self)
         return ""
 
