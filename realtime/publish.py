@@ -50,7 +50,7 @@ async def apublish(route: str, topic: str, message: Any, *, key: str | None = No
                         broadcast_message(
                             group,
                             text,
-                            topic=event.get("topic", topic),
+                            topic=topic,
                             key=key,
                             seq=seq,
                             offset=offset,
