@@ -7,7 +7,7 @@ broadcasts, so an event is in the database even when the channel layer then fail
 import logging
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connections, router, transaction
 
 from realtime.exceptions import UnknownKey
 
@@ -34,8 +34,6 @@ _NEXT_SEQ_SQL = _next_seq_sql()
 class ProcessRunStore:
     """Keeps running_logger events of process instances; other routes (uia) are not kept."""
 
-    db = DEFAULT_DB_ALIAS
-
     def record(self, route: str, key: str, topic: str, event: dict[str, Any]) -> int | None:
         """Append ``event`` to the instance's RunningLog and return its seq (1, 2, 3… no gaps)."""
         if route != ROUTE:
@@ -45,14 +43,15 @@ class ProcessRunStore:
         # taking the same number: a row lock on PostgreSQL; on SQLite settings open every
         # transaction IMMEDIATE, which takes the database write lock. Raw SQL because the
         # ORM's select_for_update + update took 1 ms of a 2 ms record (bench/).
-        with transaction.atomic(using=self.db):
-            with connections[self.db].cursor() as cursor:
+        db = router.db_for_write(ProcessInstance)  # where the ORM would have written
+        with transaction.atomic(using=db):
+            with connections[db].cursor() as cursor:
                 cursor.execute(_NEXT_SEQ_SQL, [key])
                 numbered = cursor.fetchone()
             if numbered is None:
                 raise UnknownKey(f"Unknown process_instance_id {key!r}.")
             instance_pk, seq = numbered
-            RunningLog.objects.using(self.db).create(
+            RunningLog.objects.using(db).create(
                 instance_id=instance_pk, seq=seq, topic=topic, payload=event
             )
         return seq
