@@ -134,21 +134,24 @@ def login(page, base: str) -> None:
     page.wait_for_selector("#site-name", timeout=WAIT_MS)
 
 
-def test_admin_changelist_moves_live(live_servers, demo_process, page):
+def signed_in_admin_with_a_run(live_servers, demo_process, page):
+    """A daphne server, a superuser signed in on ``page``, and a run under way: (server,
+    the run's thread, its running ProcessInstance)."""
     server = live_servers.start("daphne", env=OWN_ORIGIN)
     get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-browser-test")
     login(page, server.http)
-
     run = RunThread(demo_process, step_delay=0.4)
     run.start()
-    instance_id = wait_for(
-        lambda: (
-            ProcessInstance.objects.filter(status="running")
-            .values_list("process_instance_id", flat=True)
-            .first()
-        ),
+    instance = wait_for(
+        lambda: ProcessInstance.objects.filter(status="running").first(),
         what="a running instance",
     )
+    return server, run, instance
+
+
+def test_admin_changelist_moves_live(live_servers, demo_process, page):
+    server, run, instance = signed_in_admin_with_a_run(live_servers, demo_process, page)
+    instance_id = instance.process_instance_id
     page.goto(f"{server.http}/admin/orderlines/processinstance/")
     bar = f'.run-progress[data-instance="{instance_id}"]'
     page.wait_for_selector(bar, timeout=WAIT_MS)
@@ -172,16 +175,8 @@ def test_admin_changelist_moves_live(live_servers, demo_process, page):
 
 
 def test_admin_instance_page_draws_the_run_live(live_servers, demo_process, page):
-    server = live_servers.start("daphne", env=OWN_ORIGIN)
-    get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-browser-test")
-    login(page, server.http)
-
-    run = RunThread(demo_process, step_delay=0.4)
-    run.start()
-    pk = wait_for(
-        lambda: ProcessInstance.objects.filter(status="running").values_list("pk", flat=True)[:1],
-        what="a running instance",
-    )[0]
+    server, run, instance = signed_in_admin_with_a_run(live_servers, demo_process, page)
+    pk = instance.pk
     page.goto(f"{server.http}/admin/orderlines/processinstance/{pk}/change/")
     page.wait_for_selector("#run-graph [data-node]", timeout=WAIT_MS)
     rows_before = page.locator("#live-log tbody tr").count()
