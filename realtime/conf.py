@@ -78,6 +78,10 @@ DEFAULTS: dict[str, Any] = {
     "SHUTDOWN_TIMEOUT": 10.0,
     # Install the SIGTERM hook when the first hub starts (main thread only).
     "SHUTDOWN_ON_SIGTERM": True,
+    # -- garbage collector (realtime.collector) -----------------------------------------
+    # gc.set_threshold() for server processes, which hold ~200 long-lived objects per open
+    # connection; objects built at startup are frozen too. None: Python's defaults, untouched.
+    "GC_THRESHOLDS": (100_000, 20, 10),
 }
 
 
