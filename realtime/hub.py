@@ -24,6 +24,7 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from . import bridge, conf, shutdown
+from .backlog import Backlog
 
 logger = logging.getLogger(__name__)
 
@@ -156,13 +157,19 @@ class Hub:
 
     async def _read_loop(self) -> None:
         backoff = 0.1
+        backlog = Backlog(self.dispatch, BROADCAST)  # delivers queued-up broadcasts together
+        clock = asyncio.get_running_loop().time
         while True:
             try:
+                backlog.receiving()
+                started = clock()
                 message = await self.layer.receive(self.channel)
                 backoff = 0.1
             except asyncio.CancelledError:
+                backlog.flush()
                 raise
             except Exception as exc:
+                backlog.flush()
                 # Redis went away (or similar): keep sockets open, retry with a capped back-off,
                 # and let the repair task re-add our groups (a restarted Redis forgot them).
                 logger.warning("Hub receive failed (%r); retrying in %.1fs", exc, backoff)
@@ -170,10 +177,7 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
-            try:
-                self.dispatch(message)
-            except Exception:
-                logger.exception("Dropping a hub message that could not be delivered")
+            backlog.received(message, clock() - started)
 
     async def _refresh_loop(self) -> None:
         # channels-redis forgets group members after group_expiry; re-adding keeps us in.

@@ -14,6 +14,8 @@ path is taken only while that outbox is empty and not sending (see ``Outbox.push
 """
 
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import conf
@@ -51,17 +53,56 @@ def frame_header(length: int) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, length)
 
 
+# Writers holding frames while coalesced_writes() is active; None when it is not.
+_gathering: list["DirectWriter"] | None = None
+
+
+@contextmanager
+def coalesced_writes() -> Iterator[None]:
+    """Within: frames for one connection are held and written together (one writev) on exit.
+
+    Nothing can come between: the block does not yield to the event loop, so no other
+    write to these connections can happen before the held frames are written.
+    """
+    global _gathering
+    outer, _gathering = _gathering, []
+    try:
+        yield
+    finally:
+        writers, _gathering = _gathering, outer
+        for writer in writers:
+            writer.flush()
+
+
 class DirectWriter:
     """Writes shared frames to one server connection without going through ASGI."""
 
-    __slots__ = ("_limit", "transport")
+    __slots__ = ("_held", "_limit", "transport")
 
     def __init__(self, transport: Any) -> None:
         self.transport = transport
         self._limit = conf.get("SEND_BUFFER_BYTES")
+        self._held: list[bytes] | None = None
 
     def write(self, frame: SharedFrame) -> bool:
         """Write ``frame`` now if the connection takes it without waiting; False otherwise."""
+        raise NotImplementedError
+
+    def _hold(self, data: bytes) -> None:
+        # Inside coalesced_writes(): written by flush() when the block ends.
+        if self._held is None:
+            self._held = [data]
+            _gathering.append(self)  # type: ignore[union-attr]
+        else:
+            self._held.append(data)
+
+    def flush(self) -> None:
+        """Write the frames held for this connection, in one go."""
+        held, self._held = self._held, None
+        if held and not is_closed(self.transport):
+            self._write_all(held)
+
+    def _write_all(self, chunks: list[bytes]) -> bool:
         raise NotImplementedError
 
 
@@ -87,7 +128,14 @@ class UvicornWriter(DirectWriter):
             or transport.get_write_buffer_size() > self._limit
         ):
             return False
-        transport.write(frame.wire)
+        if _gathering is None:
+            transport.write(frame.wire)
+        else:
+            self._hold(frame.wire)
+        return True
+
+    def _write_all(self, chunks: list[bytes]) -> bool:
+        self.transport.writelines(chunks)  # uvloop: one writev
         return True
 
 
@@ -114,22 +162,36 @@ class DaphneWriter(DirectWriter):
         protocol, transport = self._protocol, self.transport
         if protocol.state != protocol.STATE_OPEN or is_closed(transport):
             return False
-        pending = buffered_bytes(transport)
-        if pending > self._limit:
+        if buffered_bytes(transport) > self._limit:
             return False
-        data = frame.wire
-        if pending == 0 and self._socket is not None:
+        if _gathering is None:
+            return self._write_all([frame.wire])
+        self._hold(frame.wire)
+        return True
+
+    def _write_all(self, chunks: list[bytes]) -> bool:
+        transport = self.transport
+        if buffered_bytes(transport) == 0 and self._socket is not None:
             try:
-                sent = self._socket.send(data)
+                sent = self._socket.sendmsg(chunks)  # one writev, no copy
             except BlockingIOError:
                 sent = 0
             except OSError:
                 return False  # the connection broke; Twisted notices and closes it
-            if sent == len(data):
+            chunks = _unsent(chunks, sent)
+            if not chunks:
                 return True
-            data = data[sent:]
-        transport.write(data)
+        transport.writeSequence(chunks)  # Twisted keeps it in order behind what it holds
         return True
+
+
+def _unsent(chunks: list[bytes], sent: int) -> list[bytes]:
+    """What of ``chunks`` is left after the first ``sent`` bytes went out."""
+    for index, chunk in enumerate(chunks):
+        if sent < len(chunk):
+            return [chunk[sent:], *chunks[index + 1 :]]
+        sent -= len(chunk)
+    return []
 
 
 def scope_direct_writer(scope: dict) -> DirectWriter | None:

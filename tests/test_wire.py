@@ -8,6 +8,7 @@ compression) and every client, fast path or not, gets every broadcast once and i
 import asyncio
 import json
 import socket
+import threading
 
 import pytest
 import uvicorn
@@ -15,7 +16,7 @@ from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.protocol import State
 
-from realtime import shutdown
+from realtime import shutdown, wire
 from realtime.outbox import Outbox
 from realtime.publish import apublish
 from realtime.wire import SharedFrame
@@ -149,6 +150,43 @@ async def test_fast_path_where_safe_and_every_broadcast_arrives_in_order(
         assert paths["ws"] == [expect_direct]
         assert paths["socketio"] == [True]  # aiohttp (python-socketio's client) never compresses
         await burst_arrives_whole_and_in_order(ws, sio, count)
+        await sio.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("uvicorn_server", [False], indirect=True)
+async def test_broadcasts_that_queued_up_go_out_together_whole_and_in_order(
+    uvicorn_server, hub, monkeypatch
+):
+    # The server's loop is kept busy while another loop publishes: the broadcasts wait in
+    # Redis, the hub finds them queued and writes several to each connection at once.
+    port, count = uvicorn_server, 40
+    writes: list[int] = []
+    write_all = wire.UvicornWriter._write_all
+    monkeypatch.setattr(
+        wire.UvicornWriter,
+        "_write_all",
+        lambda self, chunks: writes.append(len(chunks)) or write_all(self, chunks),
+    )
+    sio = SocketIOClient("running_logger")
+    async with plain_ws(f"ws://127.0.0.1:{port}/ws/running_logger/") as ws:
+        await sio.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+        await first_broadcast_reaches(ws, sio)
+
+        async def publish_all() -> None:
+            for n in range(count):
+                await apublish("running_logger", "running_logger", {"n": n})
+
+        publisher = threading.Thread(target=asyncio.run, args=(publish_all(),))
+        publisher.start()
+        publisher.join(30)  # blocks this (the server's) loop while all are published
+
+        got_ws = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"]]
+        while got_ws[-1] != count - 1:
+            got_ws.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["message"]["n"])
+        got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
+        assert got_ws == got_sio == list(range(count))
+        assert writes and max(writes) > 1, writes  # several broadcasts went out in one write
         await sio.disconnect()
 
 

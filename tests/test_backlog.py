@@ -1,0 +1,143 @@
+"""realtime.backlog: broadcasts that were already waiting are delivered together, in order;
+a broadcast that came after a wait is delivered at once."""
+
+import asyncio
+
+from realtime import backlog, wire
+from realtime.backlog import Backlog
+
+BROADCAST = "realtime.broadcast"
+
+
+class Recorder:
+    """The hub's dispatch: records each message and whether writes were being coalesced."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[int, bool]] = []
+
+    def __call__(self, message: dict) -> None:
+        self.got.append((message["n"], wire._gathering is not None))
+
+
+def broadcast(n: int) -> dict:
+    return {"type": BROADCAST, "n": n}
+
+
+FAST, SLOW = 0.0001, backlog.QUEUED_SECONDS * 10  # a queued message; one that was waited for
+
+
+async def test_a_message_that_was_waited_for_is_delivered_at_once():
+    deliver = Recorder()
+    b = Backlog(deliver, BROADCAST)
+    b.receiving()
+    b.received(broadcast(1), SLOW)
+    assert deliver.got == [(1, False)]
+
+
+async def test_queued_messages_are_held_then_delivered_together_in_order():
+    deliver = Recorder()
+    b = Backlog(deliver, BROADCAST)
+    for n in range(3):
+        b.receiving()
+        b.received(broadcast(n), FAST)
+    assert deliver.got == []  # the next one is probably waiting too
+    b.receiving()  # ...but it does not come: the timer delivers what is held
+    await asyncio.sleep(backlog.QUEUED_SECONDS * 3)
+    assert deliver.got == [(0, True), (1, True), (2, True)]
+
+
+async def test_a_late_message_is_delivered_after_the_held_ones():
+    deliver = Recorder()
+    b = Backlog(deliver, BROADCAST)
+    b.received(broadcast(0), FAST)
+    b.received(broadcast(1), SLOW)
+    assert [n for n, _ in deliver.got] == [0, 1]
+
+
+async def test_other_messages_are_never_held_and_keep_their_place():
+    deliver = Recorder()
+    b = Backlog(deliver, BROADCAST)
+    b.received(broadcast(0), FAST)
+    b.received({"type": "realtime.uia_ack", "n": 1}, FAST)
+    assert [n for n, _ in deliver.got] == [0, 1]
+
+
+async def test_holding_stops_at_max_batch_and_after_max_hold():
+    deliver = Recorder()
+    b = Backlog(deliver, BROADCAST)
+    for n in range(backlog.MAX_BATCH):
+        b.received(broadcast(n), FAST)
+    assert len(deliver.got) == backlog.MAX_BATCH
+
+    b.received(broadcast(100), FAST)
+    await asyncio.sleep(backlog.MAX_HOLD_SECONDS * 1.5)
+    b.received(broadcast(101), FAST)  # fast, but the first held one is too old now
+    assert [n for n, _ in deliver.got[-2:]] == [100, 101]
+
+
+async def test_a_failing_delivery_does_not_stop_the_others():
+    delivered = []
+
+    def dispatch(message: dict) -> None:
+        if message["n"] == 1:
+            raise RuntimeError("bad member")
+        delivered.append(message["n"])
+
+    b = Backlog(dispatch, BROADCAST)
+    for n in range(3):
+        b.received(broadcast(n), FAST)
+    b.flush()
+    assert delivered == [0, 2]
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.calls: list[list[bytes]] = []
+        self.closing = False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def write(self, data: bytes) -> None:
+        self.calls.append([data])
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        self.calls.append(list(chunks))
+
+
+class Protocol:
+    close_sent = False
+
+    def __init__(self) -> None:
+        self.transport = Transport()
+
+
+def test_coalesced_writes_give_each_connection_one_write_in_order():
+    a, b = wire.UvicornWriter(Protocol()), wire.UvicornWriter(Protocol())
+    frames = [wire.SharedFrame(f"f{n}") for n in range(3)]
+    with wire.coalesced_writes():
+        for frame in frames:
+            assert a.write(frame) and b.write(frame)
+        assert a.transport.calls == []  # nothing written before the block ends
+    assert a.transport.calls == b.transport.calls == [[f.wire for f in frames]]
+
+    a.write(frames[0])  # outside the block: written at once
+    assert a.transport.calls[-1] == [frames[0].wire]
+
+
+def test_frames_held_for_a_connection_that_closed_are_dropped():
+    writer = wire.UvicornWriter(Protocol())
+    with wire.coalesced_writes():
+        writer.write(wire.SharedFrame("x"))
+        writer.transport.closing = True
+    assert writer.transport.calls == []
+
+
+def test_daphne_writer_sends_what_the_socket_did_not_take_through_twisted():
+    assert wire._unsent([b"abc", b"de", b"f"], 4) == [b"e", b"f"]
+    assert wire._unsent([b"abc", b"de"], 3) == [b"de"]
+    assert wire._unsent([b"abc"], 3) == []
+    assert wire._unsent([b"abc"], 0) == [b"abc"]
