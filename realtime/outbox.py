@@ -52,9 +52,10 @@ class Outbox:
         self._maxsize = max(1, maxsize)
         self._frames: OrderedDict[Any, Any] = OrderedDict()
         self._numbers = itertools.count()
-        self._ready = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        # Created only when needed: most connections never queue a frame (the direct path),
+        # and two Events cost 1.5 KB on every one of thousands of connections.
+        self._ready: asyncio.Event | None = None  # with the writer task
+        self._idle: asyncio.Event | None = None  # by the first flush() that has to wait
         self._started = False
         self._writer: asyncio.Task[None] | None = None
         self._sending_since: float | None = None
@@ -75,6 +76,8 @@ class Outbox:
         # Only once a frame has to wait: with the direct path most connections never need
         # a writer, and an idle task costs memory on every one of thousands of connections.
         if self._writer is None:
+            self._ready = asyncio.Event()
+            self._ready.set()
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     def push(self, frame: Any, message: dict[str, Any] | None = None) -> None:
@@ -100,8 +103,10 @@ class Outbox:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning("Slow client: %d frame(s) dropped so far", self.dropped)
         self._frames[key] = frame
-        self._idle.clear()
-        self._ready.set()
+        if self._idle is not None:
+            self._idle.clear()
+        if self._ready is not None:
+            self._ready.set()
         if self._started:
             self._start_writer()
 
@@ -136,9 +141,12 @@ class Outbox:
                     asyncio.get_running_loop().create_task(result)
 
     async def _drain(self) -> None:
+        ready = self._ready
+        if ready is None:
+            return
         while True:
-            await self._ready.wait()
-            self._ready.clear()
+            await ready.wait()
+            ready.clear()
             while self._frames:
                 batch = list(self._frames.values())
                 self._frames.clear()
@@ -151,14 +159,22 @@ class Outbox:
                     # The transport is gone; its disconnect handler will close us.
                     logger.debug("Send failed; dropping the rest of this outbox", exc_info=True)
                     self._frames.clear()
-                    self._idle.set()
+                    self._mark_idle()
                     return
                 finally:
                     self._sending_since = None
+            self._mark_idle()
+
+    def _mark_idle(self) -> None:
+        if self._idle is not None:
             self._idle.set()
 
     async def flush(self, timeout: float) -> bool:
         """Wait until every queued frame is handed to the transport; False on timeout."""
+        if not self._frames and self._sending_since is None:
+            return True
+        if self._idle is None:
+            self._idle = asyncio.Event()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
@@ -176,7 +192,7 @@ class Outbox:
                 pass
             self._writer = None
         self._frames.clear()
-        self._idle.set()
+        self._mark_idle()
 
 
 def latest_only_key(message: dict[str, Any]) -> str | None:
