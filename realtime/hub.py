@@ -85,14 +85,19 @@ class Hub:
         # what we *want* in the layer; when the layer refuses, the repair task catches up.
         async with self._lock:
             wanted = bool(self.members.get(group))
+            changed = wanted != (group in self._joined)
+            # Recorded before the layer is asked: if it refuses (or, on the pub/sub layer,
+            # the hub's channel cannot even be created), the repair task re-joins from this.
+            if wanted:
+                self._joined.add(group)
+            elif changed:
+                self._joined.discard(group)
+                self.members.pop(group, None)
             try:
                 await self._start()
-                if wanted and group not in self._joined:
-                    self._joined.add(group)
+                if changed and wanted:
                     await self.layer.group_add(group, self.channel)
-                elif not wanted and group in self._joined:
-                    self._joined.discard(group)
-                    self.members.pop(group, None)
+                elif changed:
                     await self.layer.group_discard(group, self.channel)
             except Exception:
                 if not wanted:
