@@ -216,6 +216,9 @@ REALTIME.update(json.loads(os.environ.get("REALTIME_OPTIONS") or "{}"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"one_line_redis_outages": {"()": "realtime.logfilters.OneLineRedisOutages"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["one_line_redis_outages"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
