@@ -141,3 +141,50 @@ def test_daphne_writer_sends_what_the_socket_did_not_take_through_twisted():
     assert wire._unsent([b"abc", b"de"], 3) == [b"de"]
     assert wire._unsent([b"abc"], 3) == []
     assert wire._unsent([b"abc"], 0) == [b"abc"]
+
+
+class TwistedTransport:
+    """The parts of a Twisted TCP transport DaphneWriter reads, over a real socket."""
+
+    TLS = False
+    disconnected = disconnecting = False
+
+    def __init__(self, sock) -> None:
+        self.socket = sock
+        self.dataBuffer, self.offset, self._tempDataLen = b"", 0, 0
+        self.later: list[bytes] = []
+
+    def writeSequence(self, chunks: list[bytes]) -> None:  # Twisted's name
+        self.later.extend(chunks)
+        self._tempDataLen += sum(map(len, chunks))
+
+
+class AutobahnProtocol:
+    STATE_OPEN = 1
+    state = 1
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+
+def test_daphne_writer_sends_coalesced_frames_in_one_go_and_the_rest_through_twisted():
+    import socket
+
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    writer = wire.DaphneWriter(AutobahnProtocol(TwistedTransport(server)))
+    frames = [wire.SharedFrame(f"{n}" * 30_000) for n in range(4)]  # more than the socket takes
+    with wire.coalesced_writes():
+        for frame in frames:
+            assert writer.write(frame)
+    transport = writer.transport
+    sent = sum(len(f.wire) for f in frames) - sum(map(len, transport.later))
+    assert 0 < sent < sum(len(f.wire) for f in frames)  # the socket took part of it at once
+    received = b""
+    client.settimeout(1)
+    while len(received) < sent:
+        received += client.recv(1 << 20)
+    assert received + b"".join(transport.later) == b"".join(f.wire for f in frames)  # in order
+    server.close()
+    client.close()
