@@ -5,9 +5,8 @@ Why: writing a frame costs a syscall per recipient, most of a broadcast's cost a
 When the publisher outpaces the fan-out, broadcasts wait in the channel layer, and the hub
 can hand several to each connection in one write: three frames in one writev cost 2.5 us
 each, six 1.4 us. So the hub's reader tells ``Backlog`` how long each receive took: one
-that returned within ``QUEUED_SECONDS`` found its message already waiting (the core layer
-answers a queued message in three Redis round trips), so the next is probably waiting too,
-and the message is held for it. Held messages are delivered as soon as a receive takes
+that returned within the layer's time for a waiting message (``queued_within``) found it
+already waiting, so the next is probably waiting too, and the message is held for it. Held messages are delivered as soon as a receive takes
 longer (nothing more is waiting), after ``MAX_HOLD_SECONDS``, at ``MAX_BATCH`` messages, or
 when a message other than a broadcast arrives. A message that came after a longer wait is
 delivered at once, so a hub that keeps up adds no latency; one that is behind holds a
@@ -23,26 +22,42 @@ from . import wire
 
 logger = logging.getLogger(__name__)
 
+# channels-redis's core layer pulls each message with three Redis round trips (EVAL,
+# BZPOPMIN, ZADD): a waiting message takes up to about QUEUED_SECONDS. The pub/sub and
+# in-memory layers hand over a message they already hold without waiting at all.
 QUEUED_SECONDS = 0.003
+QUEUED_SECONDS_PUSHED = 0.0003
 MAX_HOLD_SECONDS = 0.010
 MAX_BATCH = 32
+
+
+def queued_within(layer: Any) -> float:
+    """How long ``layer``'s receive takes, at most, for a message that was already waiting."""
+    return QUEUED_SECONDS if type(layer).__name__ == "RedisChannelLayer" else QUEUED_SECONDS_PUSHED
 
 
 class Backlog:
     """Holds broadcasts that were already waiting, and delivers them with coalesced writes."""
 
-    def __init__(self, dispatch: Callable[[dict[str, Any]], None], held_kind: str) -> None:
+    def __init__(
+        self,
+        dispatch: Callable[[dict[str, Any]], None],
+        held_kind: str,
+        queued_seconds: float = QUEUED_SECONDS,
+    ) -> None:
         self._dispatch = dispatch
         self._held_kind = held_kind  # only messages of this type are held (broadcasts)
+        self._queued_seconds = queued_seconds
         self._held: list[dict[str, Any]] = []
         self._since = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
     def receiving(self) -> None:
         """The reader is about to wait for the next message: deliver the held ones unless it
-        comes within ``QUEUED_SECONDS``."""
+        comes within the layer's queued time."""
         if self._held:
-            self._timer = asyncio.get_running_loop().call_later(QUEUED_SECONDS, self.flush)
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._queued_seconds, self.flush)
 
     def received(self, message: dict[str, Any], waited: float) -> None:
         """Take ``message``, whose receive took ``waited`` seconds: hold it or deliver now."""
@@ -54,7 +69,7 @@ class Backlog:
             self._since = now
         self._held.append(message)
         if (
-            waited >= QUEUED_SECONDS
+            waited >= self._queued_seconds
             or message.get("type") != self._held_kind
             or len(self._held) >= MAX_BATCH
             or now - self._since >= MAX_HOLD_SECONDS

@@ -24,7 +24,7 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from . import bridge, conf, shutdown
-from .backlog import Backlog
+from .backlog import Backlog, queued_within
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,8 @@ class Hub:
 
     async def _read_loop(self) -> None:
         backoff = 0.1
-        backlog = Backlog(self.dispatch, BROADCAST)  # delivers queued-up broadcasts together
+        # Delivers broadcasts that queued up together (see realtime.backlog).
+        backlog = Backlog(self.dispatch, BROADCAST, queued_within(self.layer))
         clock = asyncio.get_running_loop().time
         while True:
             try:

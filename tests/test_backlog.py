@@ -188,3 +188,15 @@ def test_daphne_writer_sends_coalesced_frames_in_one_go_and_the_rest_through_twi
     assert received + b"".join(transport.later) == b"".join(f.wire for f in frames)  # in order
     server.close()
     client.close()
+
+
+def test_a_message_is_queued_if_the_layer_returns_it_within_its_own_receive_time():
+    from channels.layers import InMemoryChannelLayer
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    # The core layer pulls with Redis round trips; the others hand over what they hold.
+    assert backlog.queued_within(RedisChannelLayer()) == backlog.QUEUED_SECONDS
+    assert backlog.queued_within(RedisPubSubChannelLayer()) == backlog.QUEUED_SECONDS_PUSHED
+    assert backlog.queued_within(InMemoryChannelLayer()) == backlog.QUEUED_SECONDS_PUSHED
+    assert backlog.QUEUED_SECONDS_PUSHED < backlog.QUEUED_SECONDS
