@@ -34,10 +34,16 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
         """Accept, find the direct writer, then run Engine.IO's handler."""
         if self.eio_socket is not None:
             _websockets[self.eio_socket] = self
-        self.asgi_receive, self.asgi_send = environ["asgi.receive"], environ["asgi.send"]
-        await self.asgi_send({"type": "websocket.accept"})
-        self.writer = scope_direct_writer(environ.get("asgi.scope") or {})
-        await self.handler(self)
+        try:
+            self.asgi_receive, self.asgi_send = environ["asgi.receive"], environ["asgi.send"]
+            await self.asgi_send({"type": "websocket.accept"})
+            self.writer = scope_direct_writer(environ.get("asgi.scope") or {})
+            await self.handler(self)
+        finally:
+            # Explicitly: this value refers to its own weak key (eio_socket), so the entry
+            # would otherwise keep both alive for ever (a closed connection's ~80 objects).
+            if self.eio_socket is not None:
+                _websockets.pop(self.eio_socket, None)
         return ""
 
     async def send(self, message: Any) -> None:
