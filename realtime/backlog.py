@@ -6,11 +6,12 @@ When the publisher outpaces the fan-out, broadcasts wait in the channel layer, a
 can hand several to each connection in one write: three frames in one writev cost 2.5 us
 each, six 1.4 us. So the hub's reader tells ``Backlog`` how long each receive took: one
 that returned within the layer's time for a waiting message (``queued_within``) found it
-already waiting, so the next is probably waiting too, and the message is held for it. Held messages are delivered as soon as a receive takes
-longer (nothing more is waiting), after ``MAX_HOLD_SECONDS``, at ``MAX_BATCH`` messages, or
-when a message other than a broadcast arrives. A message that came after a longer wait is
-delivered at once, so a hub that keeps up adds no latency; one that is behind holds a
-broadcast at most ``MAX_HOLD_SECONDS`` and catches up faster.
+already waiting, so the next is probably waiting too, and the message is held for it. Held
+messages are delivered as soon as a receive takes longer (nothing more is waiting), after
+``MAX_HOLD_SECONDS``, at ``MAX_BATCH`` messages, or when a message other than a broadcast
+arrives. A message that came after a longer wait is delivered at once, so a hub that keeps
+up adds no latency; one that is behind holds a broadcast at most ``MAX_HOLD_SECONDS`` and
+catches up faster.
 """
 
 import asyncio

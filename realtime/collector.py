@@ -9,8 +9,17 @@ connected at 636/s. Collecting young objects a hundred and forty times less ofte
 freezing what startup built (Django's apps, URL conf, modules: never garbage) left 0.7 s
 and 1,024 handshakes/s. Cycles are still collected, in fewer and larger passes (a young
 collection of 100,000 objects takes about 50 ms on this machine).
+
+But a closed connection leaves about 100 of its objects in reference cycles (asyncio
+tasks, futures, frames), which only a collection of the generation they live in frees, and
+long-lived connections live in the oldest one. With such rare collections, a server whose
+clients come and go would keep that garbage for hundreds of thousands of connections
+(measured: 210,000 unreachable objects after 2,000 socket.io connections came and went).
+So every ``SWEEP_AFTER_CLOSED`` closed connections trigger one full collection, about as
+often as Python's defaults would have run one, but never during a storm of arrivals.
 """
 
+import asyncio
 import gc
 import logging
 
@@ -19,7 +28,10 @@ from .exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
+SWEEP_AFTER_CLOSED = 1000
+
 _tuned = False
+_closed = 0
 
 
 def tune_for_connections() -> None:
@@ -42,6 +54,17 @@ def tune_for_connections() -> None:
     gc.freeze()
     gc.set_threshold(*thresholds)
     logger.debug("gc thresholds %s; %d startup objects frozen", thresholds, gc.get_freeze_count())
+
+
+def connection_closed() -> None:
+    """Count a closed connection; every ``SWEEP_AFTER_CLOSED``, collect fully (soon after)."""
+    global _closed
+    if not _tuned:
+        return
+    _closed += 1
+    if _closed >= SWEEP_AFTER_CLOSED:
+        _closed = 0
+        asyncio.get_running_loop().call_soon(gc.collect)  # not inside a disconnect handler
 
 
 def _valid(thresholds: object) -> bool:

@@ -1,5 +1,6 @@
 """realtime.collector: the server's garbage-collector settings, and that garbage still goes."""
 
+import asyncio
 import gc
 import weakref
 
@@ -63,3 +64,32 @@ def test_a_bad_value_names_the_setting(settings, fresh_collector, bad):
     settings.REALTIME = {**settings.REALTIME, "GC_THRESHOLDS": bad}
     with pytest.raises(ImproperlyConfigured, match=r'REALTIME\["GC_THRESHOLDS"\]'):
         collector.tune_for_connections()
+
+
+async def test_closed_connections_trigger_a_full_collection_now_and_then(
+    settings, fresh_collector, monkeypatch
+):
+    settings.REALTIME = {**settings.REALTIME, "GC_THRESHOLDS": (100_000, 20, 10)}
+    collector.tune_for_connections()
+    monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 3)
+    monkeypatch.setattr(collector, "_closed", 0)
+    cycle = Node()
+    gone = weakref.ref(cycle)
+    del cycle
+
+    for _ in range(2):
+        collector.connection_closed()
+    await asyncio.sleep(0)
+    assert gone() is not None  # young garbage waits for the (now rare) collection
+    collector.connection_closed()  # the third: a full collection is scheduled
+    await asyncio.sleep(0)
+    assert gone() is None
+
+
+async def test_no_sweeping_when_the_collector_was_left_alone(fresh_collector, monkeypatch):
+    collector_calls = []
+    monkeypatch.setattr(collector.gc, "collect", lambda *a: collector_calls.append(a))
+    monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 1)
+    collector.connection_closed()
+    await asyncio.sleep(0)
+    assert collector_calls == []

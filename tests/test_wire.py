@@ -190,6 +190,28 @@ async def test_broadcasts_that_queued_up_go_out_together_whole_and_in_order(
         await sio.disconnect()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("uvicorn_server", [False], indirect=True)
+async def test_a_closed_socketio_connection_leaves_nothing_behind(uvicorn_server, hub):
+    # The Engine.IO WebSocket registry is keyed weakly by the Engine.IO socket, but its
+    # value refers to that socket: the entry must go when the connection does, or every
+    # closed connection would stay in memory for ever.
+    from realtime.socketio import websocket
+
+    before = len(websocket._websockets)
+    clients = [SocketIOClient("running_logger") for _ in range(3)]
+    for client in clients:
+        await client.connect(f"http://127.0.0.1:{uvicorn_server}", transports=["websocket"])
+    assert len(websocket._websockets) == before + 3
+    for client in clients:
+        await client.disconnect()
+    for _ in range(100):
+        if len(websocket._websockets) == before:
+            break
+        await asyncio.sleep(0.05)
+    assert len(websocket._websockets) == before
+
+
 @pytest.mark.parametrize("event", [{}, {"topic": "running_logger", "message": {"é": [1, None]}}])
 @pytest.mark.parametrize("seq", [None, 7])
 async def test_codecs_give_the_same_frame_from_published_json_or_from_the_event(event, seq):
