@@ -7,15 +7,16 @@ can hand several to each connection in one write: three frames in one writev cos
 each, six 1.4 us. So the hub's reader tells ``Backlog`` how long each receive took: one
 that returned within the layer's time for a waiting message (``queued_within``) found it
 already waiting, so the next is probably waiting too, and the message is held for it. Held
-messages are delivered as soon as a receive takes longer (nothing more is waiting), after
-``MAX_HOLD_SECONDS``, at ``MAX_BATCH`` messages, or when a message other than a broadcast
-arrives. A message that came after a longer wait is delivered at once, so a hub that keeps
-up adds no latency; one that is behind holds a broadcast at most ``MAX_HOLD_SECONDS`` and
-catches up faster.
+messages are delivered as soon as a receive takes longer (nothing more is waiting), at
+``MAX_BATCH`` messages, when a message other than a broadcast arrives, or once held for as
+long as delivering one message took last time (at most ``MAX_HOLD_SECONDS``): with few
+recipients nothing is held, and the latency a hold adds never exceeds what one more
+delivery would cost. A message that came after a longer wait is delivered at once.
 """
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,13 +53,20 @@ class Backlog:
         self._held: list[dict[str, Any]] = []
         self._since = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        # What delivering one message took last time: holding a message for longer than
+        # that would cost more latency than it saves (few recipients: nothing is held).
+        self._cost = 0.0
+
+    def _hold_limit(self) -> float:
+        return min(MAX_HOLD_SECONDS, self._cost)
 
     def receiving(self) -> None:
         """The reader is about to wait for the next message: deliver the held ones unless it
-        comes within the layer's queued time."""
+        comes within the layer's queued time and the hold limit."""
         if self._held:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._queued_seconds, self.flush)
+            left = self._since + self._hold_limit() - loop.time()
+            self._timer = loop.call_later(min(self._queued_seconds, max(0.0, left)), self.flush)
 
     def received(self, message: dict[str, Any], waited: float) -> None:
         """Take ``message``, whose receive took ``waited`` seconds: hold it or deliver now."""
@@ -69,11 +77,13 @@ class Backlog:
         if not self._held:
             self._since = now
         self._held.append(message)
+        limit = self._hold_limit()
         if (
             waited >= self._queued_seconds
             or message.get("type") != self._held_kind
             or len(self._held) >= MAX_BATCH
-            or now - self._since >= MAX_HOLD_SECONDS
+            or limit < self._queued_seconds  # the next message could not join in time
+            or now - self._since >= limit
         ):
             self.flush()
 
@@ -81,12 +91,16 @@ class Backlog:
         """Deliver what is held, in order, each connection's frames in one write."""
         self._timer = None
         held, self._held = self._held, []
+        if not held:
+            return
+        started = time.perf_counter()
         if len(held) == 1:
             self._deliver(held[0])
-        elif held:
+        else:
             with wire.coalesced_writes():
                 for message in held:
                     self._deliver(message)
+        self._cost = (time.perf_counter() - started) / len(held)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         try:

@@ -2,28 +2,42 @@
 a broadcast that came after a wait is delivered at once."""
 
 import asyncio
+import time
 
 from realtime import backlog, wire
 from realtime.backlog import Backlog
 
 BROADCAST = "realtime.broadcast"
+FAST, SLOW = 0.0001, backlog.QUEUED_SECONDS * 10  # a queued message; one that was waited for
 
 
 class Recorder:
-    """The hub's dispatch: records each message and whether writes were being coalesced."""
+    """The hub's dispatch: records each message and whether writes were being coalesced.
 
-    def __init__(self) -> None:
+    ``cost``: seconds each delivery takes (many recipients); the backlog holds messages for
+    at most what one delivery took.
+    """
+
+    def __init__(self, cost: float = 0.0) -> None:
         self.got: list[tuple[int, bool]] = []
+        self.cost = cost
 
     def __call__(self, message: dict) -> None:
+        if self.cost:
+            time.sleep(self.cost)
         self.got.append((message["n"], wire._gathering is not None))
+
+
+def learned(deliver: Recorder) -> Backlog:
+    """A backlog that has delivered one message already (so it knows what one costs)."""
+    b = Backlog(deliver, BROADCAST)
+    b.received(broadcast(-1), SLOW)
+    deliver.got.clear()
+    return b
 
 
 def broadcast(n: int) -> dict:
     return {"type": BROADCAST, "n": n}
-
-
-FAST, SLOW = 0.0001, backlog.QUEUED_SECONDS * 10  # a queued message; one that was waited for
 
 
 async def test_a_message_that_was_waited_for_is_delivered_at_once():
@@ -35,40 +49,51 @@ async def test_a_message_that_was_waited_for_is_delivered_at_once():
 
 
 async def test_queued_messages_are_held_then_delivered_together_in_order():
-    deliver = Recorder()
-    b = Backlog(deliver, BROADCAST)
+    deliver = Recorder(cost=0.005)
+    b = learned(deliver)
     for n in range(3):
         b.receiving()
         b.received(broadcast(n), FAST)
     assert deliver.got == []  # the next one is probably waiting too
     b.receiving()  # ...but it does not come: the timer delivers what is held
-    await asyncio.sleep(backlog.QUEUED_SECONDS * 3)
+    await asyncio.sleep(0.02)
     assert deliver.got == [(0, True), (1, True), (2, True)]
 
 
 async def test_a_late_message_is_delivered_after_the_held_ones():
-    deliver = Recorder()
-    b = Backlog(deliver, BROADCAST)
+    deliver = Recorder(cost=0.005)
+    b = learned(deliver)
     b.received(broadcast(0), FAST)
     b.received(broadcast(1), SLOW)
     assert [n for n, _ in deliver.got] == [0, 1]
 
 
 async def test_other_messages_are_never_held_and_keep_their_place():
-    deliver = Recorder()
-    b = Backlog(deliver, BROADCAST)
+    deliver = Recorder(cost=0.005)
+    b = learned(deliver)
     b.received(broadcast(0), FAST)
     b.received({"type": "realtime.uia_ack", "n": 1}, FAST)
     assert [n for n, _ in deliver.got] == [0, 1]
 
 
+async def test_with_few_recipients_nothing_is_held():
+    deliver = Recorder()  # delivering is nearly free: holding would only add latency
+    b = learned(deliver)
+    b.received(broadcast(0), FAST)
+    assert deliver.got == [(0, False)]
+
+
 async def test_holding_stops_at_max_batch_and_after_max_hold():
-    deliver = Recorder()
-    b = Backlog(deliver, BROADCAST)
+    deliver = Recorder(cost=backlog.MAX_HOLD_SECONDS * 2)
+    b = learned(deliver)
+    deliver.cost = 0.0  # (what the backlog learned stays until its next delivery)
     for n in range(backlog.MAX_BATCH):
         b.received(broadcast(n), FAST)
     assert len(deliver.got) == backlog.MAX_BATCH
 
+    deliver.cost = backlog.MAX_HOLD_SECONDS * 2
+    b.received(broadcast(99), SLOW)  # learns again: one delivery costs more than MAX_HOLD
+    deliver.cost = 0.0
     b.received(broadcast(100), FAST)
     await asyncio.sleep(backlog.MAX_HOLD_SECONDS * 1.5)
     b.received(broadcast(101), FAST)  # fast, but the first held one is too old now

@@ -16,7 +16,8 @@ from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.protocol import State
 
-from realtime import shutdown, wire
+from realtime import backlog, shutdown, wire
+from realtime.backlog import Backlog
 from realtime.outbox import Outbox
 from realtime.publish import apublish
 from realtime.wire import SharedFrame
@@ -161,6 +162,9 @@ async def test_broadcasts_that_queued_up_go_out_together_whole_and_in_order(
     # The server's loop is kept busy while another loop publishes: the broadcasts wait in
     # Redis, the hub finds them queued and writes several to each connection at once.
     port, count = uvicorn_server, 40
+    # Two clients cost the hub next to nothing per broadcast, so it would not hold any; hold
+    # as it does for many recipients (realtime.backlog decides when; tested there).
+    monkeypatch.setattr(Backlog, "_hold_limit", lambda self: backlog.MAX_HOLD_SECONDS)
     writes: list[int] = []
     write_all = wire.UvicornWriter._write_all
     monkeypatch.setattr(
