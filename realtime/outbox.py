@@ -78,7 +78,7 @@ class Outbox:
         if self._writer is None:
             self._ready = asyncio.Event()
             self._ready.set()
-            self._writer = asyncio.get_running_loop().create_task(self._drain())
+            self._writer = asyncio.get_running_loop().create_task(self._drain(self._ready))
 
     def push(self, frame: Any, message: dict[str, Any] | None = None) -> None:
         """Send or queue one frame without waiting; never raises.
@@ -140,10 +140,7 @@ class Outbox:
                 if asyncio.iscoroutine(result):
                     asyncio.get_running_loop().create_task(result)
 
-    async def _drain(self) -> None:
-        ready = self._ready
-        if ready is None:
-            return
+    async def _drain(self, ready: asyncio.Event) -> None:
         while True:
             await ready.wait()
             ready.clear()
