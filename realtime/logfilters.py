@@ -2,8 +2,6 @@
 
 import logging
 
-CONNECTION_ERRORS = (ConnectionError, OSError, TimeoutError)
-
 
 class OneLineRedisOutages(logging.Filter):
     """channels-redis's records about a lost Redis connection, as one line, not a traceback.
@@ -24,8 +22,8 @@ class OneLineRedisOutages(logging.Filter):
 
 
 def _is_connection_error(error: BaseException | None) -> bool:
-    # redis-py's ConnectionError and TimeoutError do not derive from the built-in ones.
-    return isinstance(error, CONNECTION_ERRORS) or type(error).__name__ in {
+    # The built-in ConnectionError and TimeoutError are OSErrors; redis-py's own are not.
+    return isinstance(error, OSError) or type(error).__name__ in {
         "ConnectionError",
         "TimeoutError",
     }
