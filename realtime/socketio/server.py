@@ -10,6 +10,7 @@ from ..origins import is_allowed
 from ..routes import ROUTES
 from .csr import RecoveryPacket
 from .filter import EngineIOFilter, TolerantServer
+from .manager import IndexedManager
 from .namespace import RouteNamespace
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def build_server() -> socketio.AsyncServer:
     """An AsyncServer serving one namespace per route and refusing every other namespace."""
     server = TolerantServer(  # drops undecodable packets instead of logging tracebacks
         async_mode="asgi",
+        client_manager=IndexedManager(),  # disconnects in O(own rooms), not O(clients)
         cors_allowed_origins=_origin_allowed,
         namespaces=[f"/{name}" for name in ROUTES],
         max_http_buffer_size=conf.get("MAX_MESSAGE_BYTES"),

@@ -1,0 +1,100 @@
+"""realtime.socketio.manager: python-socketio's bookkeeping, with disconnects in O(own rooms)."""
+
+import socketio
+
+from realtime import shutdown
+from realtime.socketio.manager import IndexedManager
+
+NS = "/running_logger"
+
+
+def _server(manager: socketio.AsyncManager) -> socketio.AsyncServer:
+    return socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+
+
+def _state(manager: socketio.AsyncManager, sids: list[str]) -> dict:
+    """What the rest of python-socketio reads of a manager."""
+    return {
+        "rooms": {ns: {room: dict(m) for room, m in r.items()} for ns, r in manager.rooms.items()},
+        "pending_connect": {ns: list(s) for ns, s in manager.pending_connect.items()},
+        "pending_disconnect": {ns: list(s) for ns, s in manager.pending_disconnect.items()},
+        "callbacks": sorted(manager.callbacks),
+        "get_rooms": [sorted(manager.get_rooms(sid, NS), key=str) for sid in sids],
+        "connected": [manager.is_connected(sid, NS) for sid in sids],
+    }
+
+
+async def _scenario(manager: socketio.AsyncManager) -> list[dict]:
+    """The same calls on a manager, its state after each step (sids made comparable)."""
+    _server(manager)
+    ids = iter(f"sid{n}" for n in range(100))
+    manager.server.eio.generate_id = lambda: next(ids)
+    states = []
+    sids = [await manager.connect(f"eio{n}", NS) for n in range(4)]
+    pending = await manager.pre_connect("eio9", NS)  # still in its connect handler
+    states.append(_state(manager, [*sids, pending]))
+    await manager.enter_room(sids[0], NS, "ops")
+    await manager.enter_room(sids[1], NS, "ops")
+    manager._generate_ack_id(sids[1], lambda *a: None)
+    states.append(_state(manager, [*sids, pending]))
+    await manager.leave_room(sids[0], NS, "ops")
+    manager.pre_disconnect(sids[1], NS)
+    manager.pre_disconnect(sids[2], NS)
+    states.append(_state(manager, [*sids, pending]))
+    await manager.disconnect(sids[1], NS)
+    await manager.disconnect(pending, NS)
+    states.append(_state(manager, [*sids, pending]))
+    await manager.close_room("ops", NS)
+    for sid in (sids[0], sids[2], sids[3]):
+        await manager.disconnect(sid, NS)
+    states.append(_state(manager, [*sids, pending]))
+    return states
+
+
+async def test_it_keeps_the_same_books_as_python_socketio():
+    assert await _scenario(IndexedManager()) == await _scenario(socketio.AsyncManager())
+
+
+class NoScans(dict):
+    """A namespace's rooms that fail a test which walks all of them."""
+
+    def copy(self):
+        raise AssertionError("a disconnect scanned every room of the namespace")
+
+    def items(self):
+        raise AssertionError("a disconnect scanned every room of the namespace")
+
+
+async def test_a_disconnect_visits_only_the_clients_own_rooms():
+    manager = IndexedManager()
+    _server(manager)
+    sids = [await manager.connect(f"eio{n}", NS) for n in range(1000)]
+    manager.rooms[NS] = NoScans(manager.rooms[NS])
+
+    manager.pre_disconnect(sids[500], NS)
+    await manager.disconnect(sids[500], NS)
+
+    assert not manager.is_connected(sids[500], NS)
+    assert sids[500] not in manager.rooms[NS] and sids[500] not in manager.rooms[NS][None]
+    assert len(manager.rooms[NS][None]) == 999 and NS not in manager.pending_disconnect
+    assert manager.is_connected(sids[499], NS) and manager.is_connected(sids[501], NS)
+
+
+async def test_the_socketio_server_is_built_with_it():
+    from realtime.socketio.server import build_server
+
+    assert isinstance(build_server().manager, IndexedManager)
+
+
+def test_open_connections_counts_what_is_registered():
+    class Conn:
+        async def close_for_shutdown(self) -> None: ...
+
+    before = shutdown.open_connections()
+    a, b = Conn(), Conn()
+    shutdown.register(a)
+    shutdown.register(b)
+    shutdown.unregister(a)
+    assert shutdown.open_connections() == before + 1
+    shutdown.unregister(b)
+    assert shutdown.open_connections() == before
