@@ -53,6 +53,11 @@ def unregister(connection: Closable) -> None:
     _connections.discard(connection)
 
 
+def open_connections() -> int:
+    """How many local connections are open (registered and not yet unregistered)."""
+    return len(_connections)
+
+
 def draining() -> bool:
     """True once a shutdown has begun."""
     return bool(_state["draining"])

@@ -73,6 +73,7 @@ async def test_closed_connections_trigger_a_full_collection_now_and_then(
     collector.tune_for_connections()
     monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 3)
     monkeypatch.setattr(collector, "_closed", 0)
+    monkeypatch.setattr(collector.shutdown, "open_connections", lambda: 0)
     cycle = Node()
     gone = weakref.ref(cycle)
     del cycle
@@ -93,3 +94,24 @@ async def test_no_sweeping_when_the_collector_was_left_alone(fresh_collector, mo
     collector.connection_closed()
     await asyncio.sleep(0)
     assert collector_calls == []
+
+
+async def test_with_many_connections_open_a_sweep_waits_for_as_many_closes(
+    settings, fresh_collector, monkeypatch
+):
+    # A full collection walks every live object, so while 5 are open it waits for 5 closes.
+    settings.REALTIME = {**settings.REALTIME, "GC_THRESHOLDS": (100_000, 20, 10)}
+    collector.tune_for_connections()
+    sweeps = []
+    monkeypatch.setattr(collector.gc, "collect", lambda *a: sweeps.append(a))
+    monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 3)
+    monkeypatch.setattr(collector, "_closed", 0)
+    monkeypatch.setattr(collector.shutdown, "open_connections", lambda: 5)
+
+    for _ in range(4):
+        collector.connection_closed()
+    await asyncio.sleep(0)
+    assert sweeps == []
+    collector.connection_closed()
+    await asyncio.sleep(0)
+    assert len(sweeps) == 1
