@@ -18,8 +18,9 @@ clients come and go would keep that garbage for hundreds of thousands of connect
 So closed connections trigger full collections, but never during a storm of arrivals: one
 after ``SWEEP_AFTER_CLOSED`` closes, or after as many closes as connections are still open
 if that is more. A full collection walks every live object, so its cost grows with the open
-connections (about 0.25 s with 5,000 open here); sweeping every 1,000 closes made 5,000
-clients leaving together cost five of them, 1.25 s of a 1.7 s disconnect storm. Scaled to
+connections (0.4-0.7 s with 5,000-10,000 open here, even when it finds nothing to free);
+sweeping every 1,000 closes made 10,000 clients leaving together cost ten of them, 6.8 s
+(bench/micro/storm.py), and a storm of 5,000 spent 1.25 s of 1.7 s in them. Scaled to
 what is open, each close pays a constant share of the sweeps, and the garbage waiting for
 one stays below a quarter of the live objects (~100 per closed connection against ~400 per
 open one): the bound CPython's own rule for full collections keeps.
