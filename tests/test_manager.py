@@ -1,4 +1,5 @@
-"""realtime.socketio.manager: python-socketio's bookkeeping, with disconnects in O(own rooms)."""
+"""What python-socketio keeps per connection: its manager's books (realtime.socketio.manager,
+disconnects in O(own rooms)) and the handshake environ."""
 
 import socketio
 
@@ -98,3 +99,14 @@ def test_open_connections_counts_what_is_registered():
     assert shutdown.open_connections() == before + 1
     shutdown.unregister(b)
     assert shutdown.open_connections() == before
+
+
+async def test_the_kept_handshake_environ_drops_only_the_spent_request_body():
+    from realtime.socketio.server import build_server
+
+    server = build_server()
+    environ = {"QUERY_STRING": "EIO=4", "HTTP_COOKIE": "a=b", "wsgi.input": object()}
+
+    await server._handle_eio_connect("eio1", environ)
+
+    assert server.environ["eio1"] == {"QUERY_STRING": "EIO=4", "HTTP_COOKIE": "a=b"}
