@@ -5,9 +5,7 @@ transport turns it into its own refusal (close 4401/4403/4429/1012, or a socket.
 error with ``{"message", "code"}``).
 """
 
-import asyncio
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +14,7 @@ from channels.db import database_sync_to_async
 from . import auth, policy, shutdown
 from .batching import Batcher
 from .limits import ADDRESSES, RateLimiter
+from .loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +58,11 @@ async def admit(
 # Connects arriving together are checked in one hop to the database thread: a hop (context
 # copy, thread hand-off, stale-connection checks before and after) cost about a tenth of a
 # socket.io connect's CPU. Checks still run one by one, each with its own answer.
-_batchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher]" = (
-    weakref.WeakKeyDictionary()
-)
+_batchers: PerLoop[Batcher[tuple, Any]] = PerLoop()
 
 
 def _checks() -> Batcher[tuple, Any]:
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(loop)
-    if batcher is None:
-        batcher = _batchers[loop] = Batcher(database_sync_to_async(_check_all))
-    return batcher
+    return _batchers.get(lambda: Batcher(database_sync_to_async(_check_all)))
 
 
 def _check_all(requests: list[tuple]) -> list[Any]:

@@ -19,12 +19,12 @@ the live stream (publishers got a PublishError); the store keeps the records.
 import asyncio
 import logging
 import uuid
-import weakref
 from collections import defaultdict
 from typing import Any, Protocol
 
 from . import bridge, conf, shutdown
 from .backlog import Backlog, queued_within
+from .loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -272,12 +272,12 @@ class Hub:
             logger.warning("Could not acknowledge a uia request", exc_info=True)
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+_hubs: PerLoop[Hub] = PerLoop()
 
 
 def current_hub() -> Hub | None:
     """The hub of the running loop if one was created, else None."""
-    return _hubs.get(asyncio.get_running_loop())
+    return _hubs.current()
 
 
 def get_hub() -> Hub:
@@ -285,10 +285,11 @@ def get_hub() -> Hub:
 
     Created lazily because daphne, and so runserver, has no ASGI lifespan to start it in.
     """
+    return _hubs.get(_new_hub)
+
+
+def _new_hub() -> Hub:
     loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = Hub(conf.channel_layer())
-        bridge.set_home_loop(loop)
-        shutdown.install(loop)
-    return hub
+    bridge.set_home_loop(loop)
+    shutdown.install(loop)
+    return Hub(conf.channel_layer())

@@ -14,7 +14,6 @@ other order than their offsets; a client can then be replayed one packet it alre
 import asyncio
 import logging
 import time
-import weakref
 from collections import deque
 from typing import Any
 
@@ -22,6 +21,7 @@ import orjson
 
 from . import conf
 from .batching import Batcher
+from .loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,7 @@ class RedisRecovery:
 
 
 _memory = MemoryRecovery()
-_redis: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisRecovery]" = (
-    weakref.WeakKeyDictionary()
-)
+_redis: PerLoop[RedisRecovery] = PerLoop()
 
 
 def backend() -> MemoryRecovery | RedisRecovery:
@@ -171,8 +169,4 @@ def backend() -> MemoryRecovery | RedisRecovery:
     url = conf.get("RECOVERY_REDIS_URL")
     if not url:
         return _memory
-    loop = asyncio.get_running_loop()
-    store = _redis.get(loop)
-    if store is None or store.url != url:
-        store = _redis[loop] = RedisRecovery(url)
-    return store
+    return _redis.get(lambda: RedisRecovery(url), still_valid=lambda store: store.url == url)
