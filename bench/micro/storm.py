@@ -6,10 +6,11 @@ installed bench/node): per N (default 5,000 and 10,000), a fresh server process 
 from a Node process on core 1, 100 handshakes in flight; then the client process is killed,
 so every connection closes at once (a network blip, a proxy restart). Printed: the server's
 CPU per handshake, and the CPU and wall time until it is quiet again after the storm, of
-which the garbage collector's share. Two variants side by side: python-socketio's own
+which the garbage collector's share. Side by side: socket.io on python-socketio's own
 AsyncManager with a full collection every 1,000 closes (the project before 2026-11-24),
-and the project's (realtime/socketio/manager.py, realtime/collector.py). While a storm is
-being processed the event loop serves nobody else.
+socket.io as the project serves it now (realtime/socketio/manager.py,
+realtime/collector.py), and plain WebSocket clients. While a storm is being processed the
+event loop serves nobody else.
 """
 
 import asyncio
@@ -23,7 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = Path(__file__).with_name("storm_clients.js")
-VARIANTS = {"before": "python-socketio AsyncManager, sweep per 1,000 closes", "now": "project"}
+VARIANTS = {  # key -> (label, client kind)
+    "before": ("socket.io, python-socketio's AsyncManager, sweep per 1,000 closes", "sio"),
+    "now": ("socket.io, project", "sio"),
+    "ws": ("plain WebSocket, project", "ws"),
+}
 
 
 def serve(variant: str, total: int, port: int) -> dict:
@@ -84,6 +89,7 @@ def serve(variant: str, total: int, port: int) -> dict:
             str(CLIENTS),
             str(port),
             str(total),
+            VARIANTS[variant][1],
             stdout=subprocess.PIPE,
         )
         assert (await clients.stdout.readline()).strip() == b"ready"
@@ -111,11 +117,11 @@ def serve(variant: str, total: int, port: int) -> dict:
 def main() -> None:
     sizes = [int(n) for n in sys.argv[1:]] or [5000, 10000]
     print(
-        f"{'variant':55s} {'N':>6s} {'setup/s':>8s} {'ms/conn':>8s} "
+        f"{'variant':66s} {'N':>6s} {'setup/s':>8s} {'ms/conn':>8s} "
         f"{'storm CPU s':>11s} {'wall s':>7s} {'of it gc s':>10s}"
     )
     for total in sizes:
-        for variant, label in VARIANTS.items():
+        for variant, (label, _) in VARIANTS.items():
             child = subprocess.run(
                 [sys.executable, __file__, "--serve", variant, str(total)],
                 capture_output=True,
@@ -125,10 +131,10 @@ def main() -> None:
             try:
                 r = json.loads(child.stdout.strip().splitlines()[-1])
             except (IndexError, ValueError):
-                print(f"{label:55s} {total:6d} failed: {child.stderr.strip()[-300:]}")
+                print(f"{label:66s} {total:6d} failed: {child.stderr.strip()[-300:]}")
                 continue
             print(
-                f"{label:55s} {total:6d} {r['setup_per_s']:8.0f} {r['connect_ms']:8.3f} "
+                f"{label:66s} {total:6d} {r['setup_per_s']:8.0f} {r['connect_ms']:8.3f} "
                 f"{r['storm_cpu_s']:11.2f} {r['storm_wall_s']:7.2f} {r['storm_gc_s']:10.2f}"
             )
 
