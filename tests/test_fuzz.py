@@ -5,6 +5,7 @@ Engine.IO / socket.io packets over WebSocket and long-polling.
 """
 
 import asyncio
+import contextlib
 import json
 import urllib.request
 
@@ -102,14 +103,19 @@ class Counter:
     hung_posts = 0
 
 
-def sends(url: str, subprotocol_setup=None):
-    """A send function over one sync WebSocket, reconnecting when the server closes it."""
+def sends(url: str, connections: contextlib.ExitStack, subprotocol_setup=None):
+    """A send function over one sync WebSocket, reconnecting when the server closes it.
+
+    Every connection it opens is closed when ``connections`` is.
+    """
     state = {"ws": None}
 
     def send(payload) -> None:
         for _ in range(3):
             if state["ws"] is None:
-                state["ws"] = connect(url, open_timeout=10, max_size=None, ping_interval=None)
+                state["ws"] = connections.enter_context(
+                    connect(url, open_timeout=10, max_size=None, ping_interval=None)
+                )
                 if subprotocol_setup:
                     subprotocol_setup(state["ws"])
                 Counter.reconnects += 1
@@ -131,9 +137,10 @@ def sio_setup(ws) -> None:
 def test_fuzz_both_transports(live_servers):
     options = '{{"MAX_MESSAGES_PER_SECOND": 100000, "MESSAGE_BURST": 100000}}'
     server = live_servers.start("daphne", env={"REALTIME_OPTIONS": options})
-    plain = sends(f"{server.ws}/ws/running_logger/")
-    uia = sends(f"{server.ws}/ws/uia/?role=agent")
-    sio = sends(f"{server.ws}/socket.io/?EIO=4&transport=websocket", sio_setup)
+    connections = contextlib.ExitStack()
+    plain = sends(f"{server.ws}/ws/running_logger/", connections)
+    uia = sends(f"{server.ws}/ws/uia/?role=agent", connections)
+    sio = sends(f"{server.ws}/socket.io/?EIO=4&transport=websocket", connections, sio_setup)
     hyp = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
     @hyp
@@ -169,8 +176,9 @@ def test_fuzz_both_transports(live_servers):
             Counter.hung_posts += 1
         Counter.sent += 1
 
-    plain_ws_frames()
-    socketio_packets()
+    with connections:
+        plain_ws_frames()
+        socketio_packets()
     polling_bodies()
     print(
         f"\nfuzz: {Counter.sent} inputs sent, {Counter.reconnects} (re)connections, "
