@@ -7,12 +7,21 @@ Engine.IO socket, its raw ASGI connection and how many of Engine.IO's own sends 
 way, so ``engineio_direct`` can write a shared frame straight to the socket whenever that
 cannot overtake a packet Engine.IO queued earlier (a CONNECT acknowledgement, a ping, a
 reply). python-engineio keeps the protocol: handshake, polling, upgrade, pings.
+
+The driver also runs the socket's WebSocket loop itself (``serve_websocket``), for memory:
+python-engineio's own loop wraps each wait in ``asyncio.wait_for``, which on Python 3.11 is
+one more task and timer per wait, and an idle connection is always waiting twice (its writer
+for the queue, its reader for the client): 3.5 KiB of each idle connection's ~45, and a task
+per packet received.
 """
 
+import asyncio
 import weakref
 from typing import Any
 
 import engineio
+from engineio import exceptions as engineio_exceptions
+from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
@@ -38,7 +47,10 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
             self.asgi_receive, self.asgi_send = environ["asgi.receive"], environ["asgi.send"]
             await self.asgi_send({"type": "websocket.accept"})
             self.writer = scope_direct_writer(environ.get("asgi.scope") or {})
-            await self.handler(self)
+            if self.eio_socket is None:  # not a socket's handler: python-engineio's way
+                await self.handler(self)
+            else:
+                await serve_websocket(self.eio_socket, self)
         finally:
             # Explicitly: this value refers to its own weak key (eio_socket), so the entry
             # would otherwise keep both alive for ever (a closed connection's ~80 objects).
@@ -53,6 +65,91 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
             await super().send(message)
         finally:
             self.sending -= 1
+
+
+async def serve_websocket(sock: Any, ws: TrackedWebSocket) -> None:
+    """python-engineio's ``AsyncSocket._websocket_handler``, without a task per wait."""
+    if sock.connected and not await _upgraded(sock, ws):
+        return
+    if not sock.connected:  # straight onto WebSocket: no polling session to upgrade
+        sock.connected = sock.upgraded = True
+    writing = asyncio.ensure_future(_write_queued(sock, ws))
+    sock.server.logger.info("%s: Upgrade to websocket successful", sock.sid)
+    idle_limit = sock.server.ping_interval + sock.server.ping_timeout
+    while True:
+        try:
+            async with asyncio.timeout(idle_limit):
+                data = await _next_packet(sock, ws)
+        except asyncio.CancelledError:  # the server is closing the connection
+            break
+        except Exception:  # closed by the client, silent for too long, or too large
+            break
+        if data is None:
+            break
+        try:
+            await sock.receive(eio_packet.Packet(encoded_packet=data))
+        except engineio_exceptions.UnknownPacketError:
+            pass
+        except engineio_exceptions.SocketIsClosedError:
+            sock.server.logger.info("Receive error -- socket is closed")
+            break
+        except Exception:  # a bug in a handler must not end the connection's bookkeeping
+            sock.server.logger.exception("Unknown receive error")
+    await sock.queue.put(None)  # lets the writer finish
+    await writing
+    await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+
+
+async def _next_packet(sock: Any, ws: TrackedWebSocket) -> Any:
+    data = await ws.wait()
+    if data and len(data) > sock.server.max_http_buffer_size:
+        raise ValueError("packet is too large")
+    return data
+
+
+async def _upgraded(sock: Any, ws: TrackedWebSocket) -> bool:
+    """The polling-to-WebSocket upgrade: PING probe, PONG probe, then UPGRADE."""
+    sock.upgrading = True  # python-engineio holds packet sends meanwhile
+    try:
+        probe = eio_packet.Packet(encoded_packet=await _next_packet(sock, ws))
+        if probe.packet_type != eio_packet.PING or probe.data != "probe":
+            sock.server.logger.info("%s: Failed websocket upgrade, no PING packet", sock.sid)
+            return False
+        await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+        await sock.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
+        upgrade = eio_packet.Packet(encoded_packet=await _next_packet(sock, ws))
+        if upgrade.packet_type != eio_packet.UPGRADE:
+            sock.upgraded = False
+            sock.server.logger.info(
+                "%s: Failed websocket upgrade, expected UPGRADE packet", sock.sid
+            )
+            return False
+        sock.upgraded = True
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.upgrading = False
+
+
+async def _write_queued(sock: Any, ws: TrackedWebSocket) -> None:
+    """Send what python-engineio queues (acknowledgements, pings, replies) until None."""
+    queue = sock.queue
+    while True:
+        packets = [await queue.get()]
+        queue.task_done()  # as python-engineio's poll(): taken means no longer pending
+        while packets[-1] is not None and not queue.empty():
+            packets.append(queue.get_nowait())
+            queue.task_done()
+        closing = packets[-1] is None
+        try:
+            for pkt in packets[:-1] if closing else packets:
+                await ws.send(pkt.encode())
+        except Exception:  # the connection is gone
+            break
+        if closing:
+            break
+    await ws.close()
 
 
 class EngineIODirect:
