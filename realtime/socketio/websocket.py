@@ -136,18 +136,15 @@ async def _write_queued(sock: Any, ws: TrackedWebSocket) -> None:
     """Send what python-engineio queues (acknowledgements, pings, replies) until None."""
     queue = sock.queue
     while True:
-        packets = [await queue.get()]
-        queue.task_done()  # as python-engineio's poll(): taken means no longer pending
-        while packets[-1] is not None and not queue.empty():
-            packets.append(queue.get_nowait())
-            queue.task_done()
-        closing = packets[-1] is None
-        try:
-            for pkt in packets[:-1] if closing else packets:
-                await ws.send(pkt.encode())
-        except Exception:  # the connection is gone
+        pkt = await queue.get()
+        # As python-engineio's poll(): taken means no longer pending for the direct path;
+        # the send below starts without yielding and counts itself in ``ws.sending``.
+        queue.task_done()
+        if pkt is None:
             break
-        if closing:
+        try:
+            await ws.send(pkt.encode())
+        except Exception:  # the connection is gone
             break
     await ws.close()
 
