@@ -4,10 +4,14 @@ Why not one channel per connection (the textbook Channels pattern)? Measured her
 one Redis message per client per update, fans out at ~2,000 deliveries/s and silently drops
 updates once a consumer's channel reaches the layer's capacity. Instead the hub of each
 process joins a group once, receives each broadcast once and hands the frame, encoded once
-per codec, to its local members.
+per codec, to its local members. A broadcast travels in its route's group and names its
+key's group too, so a publish is one channel-layer message whether clients follow the whole
+route or one instance; a hub with followers of a key joins the route group and delivers to
+its local members of both.
 
-Delivery: at most once per member per broadcast (a member is in a group at most once, and a
-broadcast targets one group). Nothing is buffered for members that are not yet joined.
+Delivery: at most once per member per broadcast (a member is in a group at most once, a
+broadcast reaches one route group and one key group, and a session follows either the route
+or keys of it, never both). Nothing is buffered for members that are not yet joined.
 
 Redis outages: local membership never depends on Redis. A join while the layer is down is
 accepted and subscribed locally; the hub's repair task retries the channel-layer side with
@@ -57,6 +61,10 @@ class Hub:
         self.layer = layer
         self.channel: str | None = None
         self.members: dict[str, set[Member]] = defaultdict(set)
+        # Local group -> the channel-layer group that carries it, and the reverse (only
+        # local groups with members); ``_joined``: channel-layer groups we are in.
+        self._carrier: dict[str, str] = {}
+        self._carried: dict[str, set[str]] = defaultdict(set)
         self._joined: set[str] = set()
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -66,43 +74,60 @@ class Hub:
 
     # -- membership ---------------------------------------------------------------------
 
-    async def join(self, group: str, member: Member) -> None:
-        """Deliver broadcasts of ``group`` to ``member`` from now on."""
+    async def join(self, group: str, member: Member, *, carrier: str | None = None) -> None:
+        """Deliver broadcasts of ``group`` to ``member`` from now on.
+
+        ``carrier``: the channel-layer group whose messages bring ``group``'s broadcasts
+        (default: ``group`` itself). A key group's carrier is its route group: a publish
+        sends one channel-layer message, to the route group, naming its key group too.
+        """
         self.members[group].add(member)
-        await self._sync(group)
+        layer_group = self._carrier.setdefault(group, carrier or group)
+        self._carried[layer_group].add(group)
+        await self._sync(layer_group)
 
     async def leave(self, group: str, member: Member) -> None:
         """Stop delivering ``group`` to ``member``; never raises (called on disconnect)."""
-        self.members.get(group, set()).discard(member)
+        members = self.members.get(group)
+        if members is None:
+            return
+        members.discard(member)
+        layer_group = self._carrier.get(group, group)
+        if not members:
+            del self.members[group]
+            self._carrier.pop(group, None)
+            self._carried[layer_group].discard(group)
         try:
-            await self._sync(group)
+            await self._sync(layer_group)
         except Exception as exc:  # e.g. Redis down: the stale membership expires on its own
             logger.warning("Could not leave group %s in the channel layer: %r", group, exc)
 
-    async def _sync(self, group: str) -> None:
+    async def _sync(self, layer_group: str) -> None:
         # Under one lock, so a join racing a leave of the last member can never end with
         # local members and no channel-layer membership (or the reverse). ``_joined`` is
         # what we *want* in the layer; when the layer refuses, the repair task catches up.
         async with self._lock:
-            wanted = bool(self.members.get(group))
-            changed = wanted != (group in self._joined)
+            wanted = bool(self._carried.get(layer_group))
+            changed = wanted != (layer_group in self._joined)
             # Recorded before the layer is asked: if it refuses (or, on the pub/sub layer,
             # the hub's channel cannot even be created), the repair task re-joins from this.
             if wanted:
-                self._joined.add(group)
+                self._joined.add(layer_group)
             elif changed:
-                self._joined.discard(group)
-                self.members.pop(group, None)
+                self._joined.discard(layer_group)
+                self._carried.pop(layer_group, None)
             try:
                 await self._start()
                 if changed and wanted:
-                    await self.layer.group_add(group, self.channel)
+                    await self.layer.group_add(layer_group, self.channel)
                 elif changed:
-                    await self.layer.group_discard(group, self.channel)
+                    await self.layer.group_discard(layer_group, self.channel)
             except Exception:
                 if not wanted:
                     raise  # leave() logs it; a stale member expires and costs nothing
-                logger.warning("Channel layer refused group %s; joined locally, retrying", group)
+                logger.warning(
+                    "Channel layer refused group %s; joined locally, retrying", layer_group
+                )
                 self._needs_repair()
 
     async def _start(self) -> None:
@@ -156,6 +181,8 @@ class Hub:
                 logger.warning("Could not leave group %s", group, exc_info=True)
         self._joined.clear()
         self.members.clear()
+        self._carrier.clear()
+        self._carried.clear()
         self.channel = None
 
     # -- receiving ----------------------------------------------------------------------
@@ -208,6 +235,9 @@ class Hub:
         kind = message.get("type")
         if kind == BROADCAST:
             self.deliver(message["group"], message)
+            key_group = message.get("key_group")
+            if key_group is not None:
+                self.deliver(key_group, message)
         elif kind == UIA_REQUEST:
             self._forward_request(message)
         elif kind == UIA_ACK:
@@ -238,7 +268,8 @@ class Hub:
 
     async def ask_agents(self, group: str, event: dict[str, Any], timeout: float) -> bool:
         """Send ``event`` to every agent of ``group`` on every process; True if any took it."""
-        await self._sync(group)  # makes sure the channel exists so acks can come back
+        async with self._lock:
+            await self._start()  # the channel must exist for acks to come back
         request_id = uuid.uuid4().hex
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending_acks[request_id] = future

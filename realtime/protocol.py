@@ -88,7 +88,14 @@ def error_event(code: str, detail: str) -> dict[str, Any]:
 
 
 def broadcast_message(
-    group: str, event_text: str, *, topic: str, key: str | None, seq: int | None, offset: str | None
+    group: str,
+    event_text: str,
+    *,
+    topic: str,
+    key: str | None,
+    seq: int | None,
+    offset: str | None,
+    key_group: str | None = None,
 ) -> dict[str, Any]:
     """The channel-layer message that carries one event to every server process of a group.
 
@@ -98,10 +105,13 @@ def broadcast_message(
     20-100 ms under load (measured from bench/, the cause of the latency tail).
     ``seq`` numbers the events of one key (the store's); ``offset`` orders the broadcasts of
     one route (realtime.recovery) and is what a socket.io client hands back to recover.
+    ``key_group``: the local group of ``key``'s followers, also given the broadcast (it
+    travels in its route ``group``; see Hub.join).
     """
     return {
         "type": "realtime.broadcast",
         "group": group,
+        "key_group": key_group,
         "key": key,
         "seq": seq,
         "offset": offset,

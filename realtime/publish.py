@@ -30,9 +30,7 @@ async def apublish(route: str, topic: str, message: Any, *, key: str | None = No
     """
     event = routes.get_route(route).shape(topic, key, message)
     seq = await records.record(route, key, topic, event) if key is not None else None
-    targets = [groups.route_group(route)]
-    if key is not None:
-        targets.append(groups.key_group(route, key))
+    group = groups.route_group(route)
     layer = conf.channel_layer()
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT):
@@ -40,24 +38,20 @@ async def apublish(route: str, topic: str, message: Any, *, key: str | None = No
             offset = await recovery.backend().append(
                 route, {"key": key, "seq": seq, "event": event}
             )
-            # Concurrently: each group_send is several Redis round trips, and on a busy
-            # machine every round trip waits for its turn on a core.
-            text = dumps(event)
-            await asyncio.gather(
-                *(
-                    layer.group_send(
-                        group,
-                        broadcast_message(
-                            group,
-                            text,
-                            topic=topic,
-                            key=key,
-                            seq=seq,
-                            offset=offset,
-                        ),
-                    )
-                    for group in targets
-                )
+            # One channel-layer message per publish: every server process following the
+            # route or one of its keys is in the route group (see Hub.join), and hands the
+            # broadcast to its members of both groups.
+            await layer.group_send(
+                group,
+                broadcast_message(
+                    group,
+                    dumps(event),
+                    topic=topic,
+                    key=key,
+                    seq=seq,
+                    offset=offset,
+                    key_group=None if key is None else groups.key_group(route, key),
+                ),
             )
     except (TimeoutError, OSError, ConnectionError) as exc:
         raise PublishError(f"Could not publish {topic!r} on {route!r}: {exc!r}") from exc

@@ -122,7 +122,7 @@ class Session:
                 self.keys = set()
                 await self._leave(groups.route_group(self.route.name))
             self.keys.add(key)
-            await self._join(groups.key_group(self.route.name, key))
+            await self._join_key(key)
             if state or last_seq is not None:
                 await self._catch_up(key, last_seq)
         finally:
@@ -193,14 +193,20 @@ class Session:
         else:
             self.keys = set(keys)
             for key in self.keys:
-                await self._join(groups.key_group(self.route.name, key))
+                await self._join_key(key)
         if self.is_agent:
             await self._join(groups.agents_group())
 
-    async def _join(self, group: str) -> None:
+    async def _join(self, group: str, carrier: str | None = None) -> None:
         if group not in self._groups:
             self._groups.add(group)
-            await self.hub.join(group, self)
+            await self.hub.join(group, self, carrier=carrier)
+
+    async def _join_key(self, key: str) -> None:
+        # The route group carries every broadcast of the route, naming its key group
+        # (realtime.publish): one channel-layer message per publish, however clients follow.
+        route = self.route.name
+        await self._join(groups.key_group(route, key), carrier=groups.route_group(route))
 
     async def _leave(self, group: str) -> None:
         if group in self._groups:

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from realtime import publish
+from realtime import conf, groups, publish
 from realtime.asgi import realtime_application
 from tests.stores import MemoryStore
 
@@ -77,6 +77,45 @@ async def test_narrowed_client_gets_only_its_instance_once(hub):
     assert got["process_instance_id"] == mine and got["seq"] == 1
     await assert_silent(narrowed)  # the other instance never came, and mine came once
     await narrowed.disconnect()
+
+
+async def test_a_publish_is_one_channel_layer_message_for_route_and_key_followers(hub, monkeypatch):
+    key = new_instance()
+    whole_route = await connect("/ws/running_logger/")
+    narrowed = await connect(f"/ws/running_logger/?process_instance_id={key}")
+    await receive(narrowed)  # its state
+    layer, sent = conf.channel_layer(), []
+    real_group_send = layer.group_send
+
+    async def counting_group_send(group, message):
+        sent.append(group)
+        await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting_group_send)
+    await publish.apublish_update(key, UPDATE)
+    assert (await receive(whole_route))["seq"] == 1
+    assert (await receive(narrowed))["seq"] == 1
+    await assert_silent(whole_route)
+    await assert_silent(narrowed)
+    assert sent == [groups.route_group("running_logger")]
+    await whole_route.disconnect()
+    await narrowed.disconnect()
+
+
+async def test_hub_is_in_the_route_group_while_any_key_of_it_is_followed(hub):
+    a, b = new_instance(), new_instance()
+    route_group = groups.route_group("running_logger")
+    follows_a = await connect(f"/ws/running_logger/?process_instance_id={a}")
+    follows_b = await connect(f"/ws/running_logger/?process_instance_id={b}")
+    await receive(follows_a), await receive(follows_b)
+    assert route_group in hub._joined
+    await follows_a.disconnect()
+    assert route_group in hub._joined  # b is still followed
+    await publish.apublish_update(b, UPDATE)
+    assert (await receive(follows_b))["process_instance_id"] == b
+    await follows_b.disconnect()
+    assert route_group not in hub._joined
+    assert not hub.members  # no empty group is kept
 
 
 async def test_subscribe_message_narrows_and_switches_to_msg_frames(hub):

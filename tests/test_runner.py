@@ -235,10 +235,10 @@ def test_pending_instance_is_taken_over(demo_process):
     assert (instance.status, instance.params["order_id"]) == ("success", "SO-9")
 
 
-async def test_updates_are_broadcast_to_the_instance_group(demo_process):
+async def test_updates_are_broadcast_to_the_route_group_naming_the_instance_group(demo_process):
     layer = conf.channel_layer()
     channel = await layer.new_channel("test.")
-    group = groups.key_group("running_logger", "pi-broadcast")
+    group = groups.route_group("running_logger")
     await layer.group_add(group, channel)
     try:
         runner = RunThread(demo_process, step_delay=0, instance_id="pi-broadcast")
@@ -248,6 +248,7 @@ async def test_updates_are_broadcast_to_the_instance_group(demo_process):
         assert (first["seq"], event["topic"], event["process_instance_id"]) == (
             1, "running_logger", "pi-broadcast",
         )  # fmt: skip
+        assert first["key_group"] == groups.key_group("running_logger", "pi-broadcast")
         assert set(event["message"]) == {"running_edge", "task_progress", "graph_data"}
         assert event["message"]["graph_data"]["graphData"]["nodes"]
         await asyncio.to_thread(runner.result)
