@@ -2,7 +2,7 @@
 //
 // Clients speak either raw Engine.IO v4 / Socket.IO v5 over a WebSocket ("sio") or plain
 // WebSocket ("ws"). A received update is recognised by its `"bench":{"t":<µs>,"seq":<n>}`
-// marker, found with Buffer.indexOf: no JSON parsing, no string conversion per frame.
+// marker, found with Buffer.lastIndexOf: no JSON parsing, no string conversion per frame.
 //
 // Commands (one JSON object a line):            replies (one JSON object a line on stdout):
 //   {"cmd":"connect","url":..,"mode":"sio"|"ws","n":C,"window":W,"deflate":true,"subscribe":".."}
@@ -40,8 +40,10 @@ function readInt(buf, from) {
 function onUpdate(idx, buf, at, end = buf.length) {
   const p = phase;
   if (!p) return;
-  const k = buf.indexOf(MARK, at);
-  if (k < 0 || k >= end) { p.other++; return; }
+  // From the end: every publisher adds the marker last, so it sits in the frame's last ~100
+  // bytes; a forward search of a 3 KB frame was two thirds of this process's CPU (profiled).
+  const k = buf.lastIndexOf(MARK, end - MARK.length);
+  if (k < at) { p.other++; return; }
   const [t, e] = readInt(buf, buf.indexOf(T, k + 7)); // "bench": {"t": T, "seq": N}
   const [seq] = readInt(buf, buf.indexOf(SEQ, e));
   const r = nowUs();
