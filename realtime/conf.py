@@ -81,7 +81,8 @@ DEFAULTS: dict[str, Any] = {
     # -- garbage collector (realtime.collector) -----------------------------------------
     # gc.set_threshold() for server processes, which hold ~200 long-lived objects per open
     # connection; objects built at startup are frozen too. None: Python's defaults, untouched.
-    "GC_THRESHOLDS": (100_000, 20, 10),
+    # Why these: see realtime.collector.
+    "GC_THRESHOLDS": (2_000, 10, 100),
 }
 
 
