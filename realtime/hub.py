@@ -113,7 +113,7 @@ class Hub:
             # the hub's channel cannot even be created), the repair task re-joins from this.
             if wanted:
                 self._joined.add(layer_group)
-            elif changed:
+            else:
                 self._joined.discard(layer_group)
                 self._carried.pop(layer_group, None)
             try:
