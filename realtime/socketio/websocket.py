@@ -25,6 +25,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
+from .queue import SocketQueue
 
 _websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
 
@@ -182,3 +183,10 @@ class TrackingEngineIOServer(engineio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._async = {**self._async, "websocket": TrackedWebSocket}
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        """Each socket's send queue: a SocketQueue (asyncio.Queue's behaviour, a tenth of its
+        size) unless a bounded one is asked for."""
+        if args or kwargs:
+            return super().create_queue(*args, **kwargs)
+        return SocketQueue()
