@@ -11,7 +11,7 @@ from .origins import is_allowed
 from .outbox import guard_send
 from .routing import websocket_urlpatterns
 from .socketio.server import socketio_application
-from .wire import DIRECT_WRITER, direct_writer, server_transport
+from .wire import DIRECT_WRITER, direct_writer, release_handshake, server_transport
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,15 @@ class SendGuard:
         if scope["type"] == "websocket":
             _limit_frame_size(send)
             # The raw send stays reachable for the broadcast fast path (realtime.wire).
-            scope = {**scope, DIRECT_WRITER: functools.partial(direct_writer, send)}
+            scope = {**scope, DIRECT_WRITER: functools.partial(_accepted, send)}
             send = _allow_standard_close_codes(guard_send(send), send)
         await self.app(scope, receive, send)
+
+
+def _accepted(send: Any) -> Any:
+    # Called by both transports right after their accept (see realtime.wire.DIRECT_WRITER).
+    release_handshake(send)
+    return direct_writer(send)
 
 
 def _limit_frame_size(send: Any) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from . import conf
 
-# Scope key under which SendGuard leaves a factory: call it after accept for the
-# connection's DirectWriter (or None).
+# Scope key under which SendGuard leaves a factory: call it once, after accept, for the
+# connection's DirectWriter (or None); it also lets the server drop the handshake.
 DIRECT_WRITER = "realtime.direct_writer"
 
 
@@ -201,6 +201,18 @@ def scope_direct_writer(scope: dict) -> DirectWriter | None:
     """
     factory = scope.get(DIRECT_WRITER)
     return factory() if factory is not None else None
+
+
+def release_handshake(send: Any) -> None:
+    """After the accept: let the server drop the handshake it would keep for the connection.
+
+    uvicorn's WebSocket protocol keeps the parsed request and its response, headers and all,
+    as attributes for the connection's life and reads neither once the handshake is done:
+    1.9 KiB of every idle connection (tracemalloc, 2,000 socket.io clients).
+    """
+    owner = server_protocol(send)
+    if getattr(owner, "handshake_complete", False) is True and hasattr(owner, "response"):
+        owner.request = owner.response = None
 
 
 def direct_writer(send: Any) -> DirectWriter | None:

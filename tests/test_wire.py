@@ -112,6 +112,13 @@ def direct_paths() -> dict[str, bool]:
     return found
 
 
+def uvicorn_protocol(connection) -> object:
+    """The uvicorn protocol behind a connection on the fast path (either transport)."""
+    direct = connection.outbox.direct  # socket.io: EngineIODirect; plain: the UvicornWriter
+    writer = direct.websocket.writer if hasattr(direct, "websocket") else direct
+    return writer._protocol
+
+
 async def first_broadcast_reaches(ws, sio) -> None:
     """One broadcast both clients must get (it also settles the socket.io direct path)."""
     await apublish("running_logger", "running_logger", {"n": -1})
@@ -191,6 +198,21 @@ async def test_broadcasts_that_queued_up_go_out_together_whole_and_in_order(
         got_sio = [(await sio.next(10))["message"]["n"] for _ in range(count)]
         assert got_ws == got_sio == list(range(count))
         assert writes and max(writes) > 1, writes  # several broadcasts went out in one write
+        await sio.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("uvicorn_server", [False], indirect=True)
+async def test_uvicorn_lets_go_of_the_handshake_once_accepted(uvicorn_server, hub):
+    # uvicorn would keep each connection's parsed request and response (1.9 KiB) for ever.
+    sio = SocketIOClient("running_logger")
+    async with plain_ws(f"ws://127.0.0.1:{uvicorn_server}/ws/running_logger/") as ws:
+        await sio.connect(f"http://127.0.0.1:{uvicorn_server}", transports=["websocket"])
+        await first_broadcast_reaches(ws, sio)
+        protocols = [uvicorn_protocol(connection) for connection in list(shutdown._connections)]
+        assert len(protocols) == 2 and all(p.handshake_complete for p in protocols)
+        assert [(p.request, p.response) for p in protocols] == [(None, None)] * 2
+        await burst_arrives_whole_and_in_order(ws, sio, 20)  # and nothing missed them
         await sio.disconnect()
 
 
