@@ -37,7 +37,7 @@ import asyncio
 import gc
 import logging
 
-from . import conf, shutdown
+from . import conf
 from .exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
@@ -70,13 +70,17 @@ def tune_for_connections() -> None:
     logger.debug("gc thresholds %s; %d startup objects frozen", thresholds, gc.get_freeze_count())
 
 
-def connection_closed() -> None:
-    """Count a closed connection; collect fully (soon after) once enough have closed."""
+def connection_closed(still_open: int) -> None:
+    """Count a closed connection (``still_open``: how many remain); collect fully (soon
+    after) once as many have closed, and at least ``SWEEP_AFTER_CLOSED``.
+
+    Called by ``realtime.shutdown.unregister``, which keeps the count of open connections.
+    """
     global _closed
     if not _tuned:
         return
     _closed += 1
-    if _closed >= max(SWEEP_AFTER_CLOSED, shutdown.open_connections()):
+    if _closed >= max(SWEEP_AFTER_CLOSED, still_open):
         _closed = 0
         asyncio.get_running_loop().call_soon(gc.collect)  # not inside a disconnect handler
 

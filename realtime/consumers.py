@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 
-from . import admission, collector, conf, shutdown
+from . import admission, conf, shutdown
 from .auth import bearer_token
 from .codecs import JSON_EVENTS
 from .exceptions import Refused
@@ -118,7 +118,6 @@ class RouteConsumer(AsyncConsumer):
         session = getattr(self, "session", None)
         if session is not None:
             shutdown.unregister(self)
-            collector.connection_closed()
             await session.close()
             await self.outbox.close()
         admitted = getattr(self, "admission", None)

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from . import conf
+from . import collector, conf
 from .exceptions import ShuttingDown
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,10 @@ def register(connection: Closable) -> None:
 
 
 def unregister(connection: Closable) -> None:
-    """Stop tracking ``connection``."""
-    _connections.discard(connection)
+    """Stop tracking ``connection``, which has closed (the collector counts it once)."""
+    if connection in _connections:
+        _connections.discard(connection)
+        collector.connection_closed(len(_connections))
 
 
 def open_connections() -> int:

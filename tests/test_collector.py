@@ -73,16 +73,15 @@ async def test_closed_connections_trigger_a_full_collection_now_and_then(
     collector.tune_for_connections()
     monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 3)
     monkeypatch.setattr(collector, "_closed", 0)
-    monkeypatch.setattr(collector.shutdown, "open_connections", lambda: 0)
     cycle = Node()
     gone = weakref.ref(cycle)
     del cycle
 
     for _ in range(2):
-        collector.connection_closed()
+        collector.connection_closed(0)
     await asyncio.sleep(0)
     assert gone() is not None  # young garbage waits for the (now rare) collection
-    collector.connection_closed()  # the third: a full collection is scheduled
+    collector.connection_closed(0)  # the third: a full collection is scheduled
     await asyncio.sleep(0)
     assert gone() is None
 
@@ -91,7 +90,7 @@ async def test_no_sweeping_when_the_collector_was_left_alone(fresh_collector, mo
     collector_calls = []
     monkeypatch.setattr(collector.gc, "collect", lambda *a: collector_calls.append(a))
     monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 1)
-    collector.connection_closed()
+    collector.connection_closed(0)
     await asyncio.sleep(0)
     assert collector_calls == []
 
@@ -106,12 +105,11 @@ async def test_with_many_connections_open_a_sweep_waits_for_as_many_closes(
     monkeypatch.setattr(collector.gc, "collect", lambda *a: sweeps.append(a))
     monkeypatch.setattr(collector, "SWEEP_AFTER_CLOSED", 3)
     monkeypatch.setattr(collector, "_closed", 0)
-    monkeypatch.setattr(collector.shutdown, "open_connections", lambda: 5)
 
     for _ in range(4):
-        collector.connection_closed()
+        collector.connection_closed(5)
     await asyncio.sleep(0)
     assert sweeps == []
-    collector.connection_closed()
+    collector.connection_closed(5)
     await asyncio.sleep(0)
     assert len(sweeps) == 1

@@ -87,18 +87,22 @@ async def test_the_socketio_server_is_built_with_it():
     assert isinstance(build_server().manager, IndexedManager)
 
 
-def test_open_connections_counts_what_is_registered():
+def test_open_connections_counts_what_is_registered(monkeypatch):
     class Conn:
         async def close_for_shutdown(self) -> None: ...
 
+    closes = []  # what the collector is told: one close each, with the count still open
+    monkeypatch.setattr(shutdown.collector, "connection_closed", closes.append)
     before = shutdown.open_connections()
     a, b = Conn(), Conn()
     shutdown.register(a)
     shutdown.register(b)
     shutdown.unregister(a)
     assert shutdown.open_connections() == before + 1
+    shutdown.unregister(a)  # a second disconnect path for the same connection: not counted
     shutdown.unregister(b)
     assert shutdown.open_connections() == before
+    assert closes == [before + 1, before]
 
 
 async def test_the_kept_handshake_environ_drops_only_the_spent_request_body():

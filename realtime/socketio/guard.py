@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import socketio
 
-from .. import admission, collector, conf, shutdown
+from .. import admission, conf, shutdown
 from ..auth import bearer_token
 from ..exceptions import Refused
 from ..outbox import Outbox, engineio_sender
@@ -109,7 +109,6 @@ def attach(session: Any, admitted: admission.Admission) -> None:
 def release(session: Any) -> None:
     """Undo ``attach`` on disconnect."""
     shutdown.unregister(session.transport)
-    collector.connection_closed()
     admitted = getattr(session, "admission", None)
     if admitted is not None:
         admitted.release()
