@@ -30,14 +30,17 @@ def _next_seq_sql() -> str:
 
 
 _NEXT_SEQ_SQL = _next_seq_sql()
-_LOG_FIELDS = ("instance", "seq", "topic", "payload", "created_at")
+# The columns ProcessRunStore.record writes, as model fields (they adapt the values).
+_LOG_FIELDS = tuple(
+    RunningLog._meta.get_field(name)
+    for name in ("instance", "seq", "topic", "payload", "created_at")
+)
 
 
 def _insert_log_sql() -> str:
-    meta = RunningLog._meta
-    columns = ", ".join(f'"{meta.get_field(name).column}"' for name in _LOG_FIELDS)
+    columns = ", ".join(f'"{field.column}"' for field in _LOG_FIELDS)
     values = ", ".join(["%s"] * len(_LOG_FIELDS))
-    return f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values})'
+    return f'INSERT INTO "{RunningLog._meta.db_table}" ({columns}) VALUES ({values})'
 
 
 _INSERT_LOG_SQL = _insert_log_sql()
@@ -45,11 +48,10 @@ _INSERT_LOG_SQL = _insert_log_sql()
 
 def _log_row(connection: Any, instance_pk: int, seq: int, topic: str, event: Any) -> list[Any]:
     """The INSERT's parameters, each adapted by its model field as the ORM would."""
-    meta = RunningLog._meta
     values = (instance_pk, seq, topic, event, timezone.now())
     return [
-        meta.get_field(name).get_db_prep_save(value, connection)
-        for name, value in zip(_LOG_FIELDS, values, strict=True)
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(_LOG_FIELDS, values, strict=True)
     ]
 
 
