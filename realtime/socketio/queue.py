@@ -68,7 +68,7 @@ class SocketQueue:
                 if self._items and not getter.cancelled():
                     self._wake_getter()
                 raise
-        return self._items.pop(0)
+        return self.get_nowait()
 
     def _wake_getter(self) -> None:
         while self._getters:
