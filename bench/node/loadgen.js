@@ -3,6 +3,7 @@
 // Clients speak either raw Engine.IO v4 / Socket.IO v5 over a WebSocket ("sio") or plain
 // WebSocket ("ws"). A received update is recognised by its `"bench":{"t":<µs>,"seq":<n>}`
 // marker, found with Buffer.lastIndexOf: no JSON parsing, no string conversion per frame.
+// Every socket reads into one shared buffer, so a read allocates nothing (see READ_BUFFER).
 //
 // Commands (one JSON object a line):            replies (one JSON object a line on stdout):
 //   {"cmd":"connect","url":..,"mode":"sio"|"ws","n":C,"window":W,"deflate":true,"subscribe":".."}
@@ -12,6 +13,7 @@
 //   {"cmd":"close"}                                {"ev":"closed"}
 'use strict';
 const WebSocket = require('ws');
+const net = require('net');
 const readline = require('readline');
 const { performance } = require('perf_hooks');
 
@@ -51,21 +53,47 @@ function onUpdate(idx, buf, at, end = buf.length) {
   if (p.n <= p.lat.length) p.lat[p.n - 1] = (r - t) / 1000;
   if (t < p.firstPub) p.firstPub = t;
   p.lastRecv = r; p.lastAt = performance.now();
-  if (seq < p.m) { const s = idx * p.m + seq; if (p.seen[s]) p.dup++; else { p.seen[s] = 1; p.unique++; } }
+  if (seq < p.m) {
+    const s = idx * p.m + seq; if (p.seen[s]) p.dup++; else { p.seen[s] = 1; p.unique++; }
+    const ms = (r - t) / 1000;
+    if (!(p.firstMs[seq] <= ms)) p.firstMs[seq] = ms;
+    if (!(p.lastMs[seq] >= ms)) p.lastMs[seq] = ms;
+  }
   if (p.unique === p.expected) finish('complete');
+}
+
+// Every socket reads into this one buffer (Node's `onread` option): a read allocates nothing.
+// With a stream read (a new Buffer and its bookkeeping, ~800 bytes of garbage a frame), V8
+// paused the generator for a scavenge (0.3-2.3 ms) every ~400 ms of the latency phase, and
+// for mark-compacts (4-12 ms, "external memory pressure") through the full-speed phase
+// (traced with --trace-gc); the updates those pauses hit were every system's slowest. Now:
+// one scavenge in a latency phase, none at full speed.
+const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
+
+// ws's createConnection hook: a TCP socket whose reads go to `conn.read(chunk)`. Until
+// takeOver() replaces it, that hands ws (and the HTTP client before it) a copy, as a stream
+// read would: READ_BUFFER is overwritten by the next read.
+function sharedBufferConnection(conn) {
+  return (options) => {
+    const sock = net.connect({
+      ...options,
+      path: options.socketPath,
+      onread: { buffer: READ_BUFFER, callback: (n, buf) => { conn.read(buf.subarray(0, n)); } },
+    });
+    conn.read = (chunk) => sock.emit('data', Buffer.from(chunk));
+    return sock;
+  };
 }
 
 // Once a connection is up and no extension (permessage-deflate) was negotiated, read its
 // frames straight off the TCP socket: server frames are unmasked, so a frame is a 2-10 byte
 // header and a payload we can search in place. This skips ws's stream machinery, which was
 // most of the generator's per-message cost. Compressed connections stay on ws's reader.
-function takeOver(idx, ws, mode) {
+function takeOver(idx, ws, mode, conn) {
   const sock = ws._socket;
   if (!sock || Object.keys(ws._extensions).length || ws._receiver._bufferedBytes) return false;
-  const [wsListener] = sock.listeners('data');
-  sock.removeListener('data', wsListener);
   let pending = null;
-  sock.on('data', (chunk) => {
+  conn.read = (chunk) => {
     let buf = pending ? Buffer.concat([pending, chunk]) : chunk, off = 0;
     pending = null;
     while (buf.length - off >= 2) {
@@ -79,20 +107,24 @@ function takeOver(idx, ws, mode) {
         if (mode === 'ws') onUpdate(idx, buf, start, end);
         else if (buf[start] === 50 /* ping */) ws.send('3');
         else if (buf[start] === 52 && buf[start + 1] === 50) onUpdate(idx, buf, start + 2, end);
-      } else if (op === 9) ws.pong(buf.subarray(start, end));
+      } else if (op === 9) ws.pong(Buffer.from(buf.subarray(start, end)));
       else if (op === 8) { sock.destroy(); return; }
       else if (phase) phase.other++; // fragmented or binary: not expected from any server here
       off = end;
     }
-    if (off < buf.length) pending = buf.subarray(off);
-  });
+    if (off < buf.length) pending = Buffer.from(buf.subarray(off)); // the rest of a frame: kept
+  };
   return true;
 }
 
 function connectOne(idx, o) {
   return new Promise((resolve) => {
     const url = o.mode === 'sio' ? `${o.url}/socket.io/?EIO=4&transport=websocket` : o.url;
-    const ws = new WebSocket(url, { perMessageDeflate: o.deflate !== false, handshakeTimeout: 30000, skipUTF8Validation: true });
+    const conn = { read: null };
+    const ws = new WebSocket(url, {
+      perMessageDeflate: o.deflate !== false, handshakeTimeout: 30000, skipUTF8Validation: true,
+      createConnection: sharedBufferConnection(conn),
+    });
     let done = false;
     const settle = (ok) => { if (!done) { done = true; resolve(ok); } };
     ws.on('error', () => settle(false));
@@ -100,7 +132,7 @@ function connectOne(idx, o) {
     ws.on('open', () => {
       if (o.mode === 'ws') {
         if (o.subscribe) ws.send(o.subscribe);
-        if (o.raw !== false && takeOver(idx, ws, 'ws')) raw++;
+        if (o.raw !== false && takeOver(idx, ws, 'ws', conn)) raw++;
         settle(true);
       }
     });
@@ -111,7 +143,7 @@ function connectOne(idx, o) {
       else if (c === 52 /* 4 */ && buf[1] === 50 /* 2 event */) onUpdate(idx, buf, 2);
       else if (c === 48 /* 0 open */) ws.send(`40${NS},`);
       else if (c === 52 && buf[1] === 48 /* 40 connect ack */) {
-        if (o.raw !== false && takeOver(idx, ws, 'sio')) raw++;
+        if (o.raw !== false && takeOver(idx, ws, 'sio', conn)) raw++;
         settle(true);
       }
       else if (c === 52 && buf[1] === 52 /* 44 connect error */) { settle(false); ws.terminate(); }
@@ -132,13 +164,36 @@ async function connect(o) {
   out({ ev: 'connected', ok, failed, secs, rate: ok / secs, open: clients.filter(Boolean).length, raw, ...cpuSince(snap) });
 }
 
-function expect(o) {
-  const C = clients.length, m = o.m, open = clients.filter(Boolean).length;
-  phase = {
-    m, expected: open * m, seen: new Uint8Array(C * m), lat: new Float64Array(Math.min(C * m, 20e6)),
+// V8 runs a function in its interpreter until it has been called enough to compile it, and
+// drops the compiled code when it meets an object of another shape. The latency phase's first
+// update is the first frame with a marker, so without this its 1,000 recipients waited on an
+// uncompiled onUpdate: measured on it, the first 1,000 calls took 4.8-5.4 us each, the next
+// 1,000 3.3-5.6, then 0.35. Warm-up and phases share newPhase() for one object shape.
+const WARM_UP_CALLS = 20000;
+let warm = false;
+function warmUp() {
+  const frame = Buffer.from(`42["running_logger",{"x":1,"bench":{"t":${Math.round(nowUs())},"seq":0}}]`);
+  phase = newPhase(1, 1, Infinity);
+  for (let i = 0; i < WARM_UP_CALLS; i++) { phase.seen[0] = 0; onUpdate(0, frame, 2, frame.length); }
+  phase = null;
+  warm = true;
+}
+
+function newPhase(m, C, expected) {
+  return {
+    m, expected, seen: new Uint8Array(C * m), lat: new Float64Array(Math.min(C * m, 20e6)),
+    // Per update: its first and last recipient's latency (where a tail comes from).
+    firstMs: new Float64Array(m).fill(NaN), lastMs: new Float64Array(m).fill(NaN),
     n: 0, unique: 0, dup: 0, other: 0, firstPub: Infinity, lastRecv: 0, lastAt: performance.now(),
-    snap: cpuSnap(), timer: setTimeout(() => finish('deadline'), (o.deadline || 120) * 1000),
+    snap: cpuSnap(), timer: null, idle: null,
   };
+}
+
+function expect(o) {
+  if (!warm) warmUp();
+  const C = clients.length, open = clients.filter(Boolean).length;
+  phase = newPhase(o.m, C, open * o.m);
+  phase.timer = setTimeout(() => finish('deadline'), (o.deadline || 120) * 1000);
 }
 
 function pubdone(o) {
@@ -146,6 +201,10 @@ function pubdone(o) {
   p.lastAt = Math.max(p.lastAt, performance.now());
   p.idle = setInterval(() => { if (performance.now() - p.lastAt > (o.idle || 3) * 1000) finish('idle'); }, 100);
 }
+
+// Updates up to this many get a per-update breakdown in 'done' (the latency phase's 60 do).
+const PER_UPDATE_MAX = 200;
+function round2(xs) { return Array.from(xs, (x) => (Number.isNaN(x) ? null : Math.round(x * 100) / 100)); }
 
 function pct(sorted, q) { return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null; }
 
@@ -164,6 +223,7 @@ function finish(why) {
     first_pub_us: p.firstPub === Infinity ? null : p.firstPub, last_recv_us: p.lastRecv || null,
     p50_ms: pct(lat, 0.5), p95_ms: pct(lat, 0.95), p99_ms: pct(lat, 0.99), max_ms: lat.length ? lat[lat.length - 1] : null,
     open: clients.filter(Boolean).length, ...cpuSince(p.snap),
+    ...(p.m <= PER_UPDATE_MAX ? { per_update: { first_ms: round2(p.firstMs), last_ms: round2(p.lastMs) } } : {}),
   });
 }
 
