@@ -9,6 +9,7 @@ const { performance } = require('perf_hooks');
 const [redisUrl, payloadPath] = process.argv.slice(2, 4);
 const [count, rate] = process.argv.slice(4, 6).map(Number);
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+const LINGER_MS = 500;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
@@ -26,6 +27,7 @@ async function main() {
   await client.ping();
   const u = process.cpuUsage();
   console.log(JSON.stringify({ sent: count, secs: (performance.now() - start) / 1000, cpu_s: (u.user + u.system) / 1e6 }));
+  if (rate > 0) await sleep(LINGER_MS); // see LINGER in bench/peers/pubcommon.py
   await client.quit();
 }
 main().catch((e) => { console.error(e); process.exit(1); });
