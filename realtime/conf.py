@@ -22,6 +22,12 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": [],
     # Largest client frame accepted, in bytes (UTF-8 text).
     "MAX_MESSAGE_BYTES": 64 * 1024,
+    # Engine.IO heartbeat of socket.io connections: a ping every PING_INTERVAL seconds; a
+    # client that has not answered PING_TIMEOUT seconds after one is gone (and the client
+    # gives up on a server silent for both). Whole seconds: python-engineio tells clients
+    # int(seconds). python-engineio's and socket.io's defaults.
+    "PING_INTERVAL": 25.0,
+    "PING_TIMEOUT": 20.0,
     # How long a get_uia waits for any agent to acknowledge before telling the asker none is there.
     "AGENT_ACK_TIMEOUT": 2.0,
     # Frames queued per connection before the oldest replaceable ones are dropped.

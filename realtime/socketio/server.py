@@ -28,6 +28,8 @@ def build_server() -> socketio.AsyncServer:
         cors_allowed_origins=_origin_allowed,
         namespaces=[f"/{name}" for name in ROUTES],
         max_http_buffer_size=conf.get("MAX_MESSAGE_BYTES"),
+        ping_interval=conf.get("PING_INTERVAL"),
+        ping_timeout=conf.get("PING_TIMEOUT"),
         serializer=RecoveryPacket,  # adds the recovery pid to CONNECT acknowledgements
     )
     for route in ROUTES.values():

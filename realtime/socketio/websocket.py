@@ -25,6 +25,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
+from . import pings
 from .queue import SocketQueue
 
 _websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
@@ -178,7 +179,8 @@ def engineio_direct(eio_socket: Any) -> EngineIODirect | None:
 
 
 class TrackingEngineIOServer(engineio.AsyncServer):
-    """python-engineio's AsyncServer, using TrackedWebSocket for its ASGI WebSocket driver."""
+    """python-engineio's AsyncServer with TrackedWebSocket as its ASGI WebSocket driver,
+    SocketQueue as its sockets' queues and one ping timer per event loop (see pings)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -190,3 +192,11 @@ class TrackingEngineIOServer(engineio.AsyncServer):
         if args or kwargs:
             return super().create_queue(*args, **kwargs)
         return SocketQueue()
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        """A socket's wait for its next ping joins the shared schedule instead of a task."""
+        sock = pings.pinged_socket(target)
+        if sock is None or args or kwargs:
+            return super().start_background_task(target, *args, **kwargs)
+        pings.schedule(sock)
+        return None
