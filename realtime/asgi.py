@@ -11,7 +11,7 @@ from .origins import is_allowed
 from .outbox import guard_send
 from .routing import websocket_urlpatterns
 from .socketio.server import socketio_application
-from .wire import DIRECT_WRITER, direct_writer, release_handshake, server_transport
+from .wire import DIRECT_WRITER, direct_writer, server_transport, slim_connection
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class SendGuard:
         await self.app(scope, receive, send)
 
 
-def _accepted(send: Any) -> Any:
+def _accepted(send: Any, *, own_heartbeat: bool = False) -> Any:
     # Called by both transports right after their accept (see realtime.wire.DIRECT_WRITER).
-    release_handshake(send)
+    slim_connection(send, own_heartbeat=own_heartbeat)
     return direct_writer(send)
 
 

@@ -20,6 +20,7 @@ from realtime import backlog, shutdown, wire
 from realtime.backlog import Backlog
 from realtime.outbox import Outbox
 from realtime.publish import apublish
+from realtime.queues import LeanEvent, LeanQueue
 from realtime.wire import SharedFrame
 from tests.clients import SocketIOClient, plain_ws
 
@@ -203,16 +204,34 @@ async def test_broadcasts_that_queued_up_go_out_together_whole_and_in_order(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("uvicorn_server", [False], indirect=True)
-async def test_uvicorn_lets_go_of_the_handshake_once_accepted(uvicorn_server, hub):
-    # uvicorn would keep each connection's parsed request and response (1.9 KiB) for ever.
+async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, hub):
+    # uvicorn would keep each connection's parsed request and response (1.9 KiB) for ever,
+    # an asyncio.Queue and Event (3.8 KiB) where a LeanQueue and LeanEvent do, and a
+    # keepalive timer that Engine.IO's heartbeat makes redundant on socket.io connections.
     sio = SocketIOClient("running_logger")
     async with plain_ws(f"ws://127.0.0.1:{uvicorn_server}/ws/running_logger/") as ws:
         await sio.connect(f"http://127.0.0.1:{uvicorn_server}", transports=["websocket"])
         await first_broadcast_reaches(ws, sio)
-        protocols = [uvicorn_protocol(connection) for connection in list(shutdown._connections)]
+        connections = list(shutdown._connections)
+        protocols = [uvicorn_protocol(connection) for connection in connections]
         assert len(protocols) == 2 and all(p.handshake_complete for p in protocols)
         assert [(p.request, p.response) for p in protocols] == [(None, None)] * 2
+        lean = [(type(p.queue), type(p.writable)) for p in protocols]
+        assert lean == [(LeanQueue, LeanEvent)] * 2
+        assert all(p.writable.is_set() for p in protocols)
+        # Engine.IO pings socket.io clients: uvicorn's own keepalive stops there, and only there.
+        keepalive = {
+            "socketio" if hasattr(connection, "eio_socket") else "ws": p.ping_timer is not None
+            for connection, p in zip(connections, protocols, strict=True)
+        }
+        assert keepalive == {"socketio": False, "ws": True}
         await burst_arrives_whole_and_in_order(ws, sio, 20)  # and nothing missed them
+        # What clients send still reaches the app through the swapped receive queue.
+        await ws.send('{"action": "subscribe", "topic": "nonsense"}')
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert error["topic"] == "error" and error["message"]["code"] == "unknown_topic"
+        await sio.client.emit("running_logger", "just a string", namespace="/running_logger")
+        assert (await sio.next())["message"]["code"] == "not_an_object"
         await sio.disconnect()
 
 

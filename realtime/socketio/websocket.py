@@ -24,9 +24,9 @@ from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 
+from ..queues import LeanQueue
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
 from . import pings
-from .queue import SocketQueue
 
 _websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
 
@@ -48,7 +48,8 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
         try:
             self.asgi_receive, self.asgi_send = environ["asgi.receive"], environ["asgi.send"]
             await self.asgi_send({"type": "websocket.accept"})
-            self.writer = scope_direct_writer(environ.get("asgi.scope") or {})
+            scope = environ.get("asgi.scope") or {}
+            self.writer = scope_direct_writer(scope, own_heartbeat=True)  # Engine.IO pings
             if self.eio_socket is None:  # not a socket's handler: python-engineio's way
                 await self.handler(self)
             else:
@@ -180,18 +181,18 @@ def engineio_direct(eio_socket: Any) -> EngineIODirect | None:
 
 class TrackingEngineIOServer(engineio.AsyncServer):
     """python-engineio's AsyncServer with TrackedWebSocket as its ASGI WebSocket driver,
-    SocketQueue as its sockets' queues and one ping timer per event loop (see pings)."""
+    LeanQueue as its sockets' queues and one ping timer per event loop (see pings)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._async = {**self._async, "websocket": TrackedWebSocket}
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
-        """Each socket's send queue: a SocketQueue (asyncio.Queue's behaviour, a tenth of its
+        """Each socket's send queue: a LeanQueue (asyncio.Queue's behaviour, a tenth of its
         size) unless a bounded one is asked for."""
         if args or kwargs:
             return super().create_queue(*args, **kwargs)
-        return SocketQueue()
+        return LeanQueue()
 
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         """A socket's wait for its next ping joins the shared schedule instead of a task."""

@@ -1,26 +1,30 @@
-"""The send queue of an Engine.IO socket: asyncio.Queue's behaviour at a fraction of its size.
+"""asyncio.Queue and asyncio.Event behaviour at a fraction of their size, for per-connection use.
 
-Why: python-engineio gives every socket a queue (``AsyncServer.create_queue``), and
-``asyncio.Queue()`` allocates three deques and an Event (a fourth deque) up front, 760 bytes
-each on Python 3.11: about 3 KiB of every idle connection (tracemalloc, 2,000 socket.io
-clients), for a queue that holds a ping now and then. ``SocketQueue`` keeps the same
-unbounded-queue contract (FIFO, ``get`` waits, ``join`` waits for a ``task_done`` per item,
-cancelled getters lose nothing) with lists, and a list of join waiters made only while
-someone joins.
+Why: every connection holds a few of these for its whole life, mostly idle: python-engineio
+gives each socket a send queue (``AsyncServer.create_queue``), and uvicorn's WebSocket
+protocol a receive queue and a ``writable`` Event (swapped after the accept, see
+realtime.wire). ``asyncio.Queue()`` allocates three deques and an Event (a fourth deque) up
+front, and an Event one deque: 760 bytes each on Python 3.11, about 3 KiB per queue
+(tracemalloc, 2,000 socket.io clients). These keep the same contracts with lists, and make
+the lists of waiters only while someone waits.
 """
 
 import asyncio
 from typing import Any
 
 
-class SocketQueue:
-    """An unbounded FIFO queue with asyncio.Queue's methods (no maxsize)."""
+class LeanQueue:
+    """An unbounded FIFO queue with asyncio.Queue's methods (no maxsize).
+
+    FIFO, ``get`` waits, ``join`` waits for a ``task_done`` per item, and a getter cancelled
+    after it was woken passes the wake-up on, so no item waits while a getter does.
+    """
 
     __slots__ = ("_getters", "_items", "_joiners", "_unfinished_tasks")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
-        self._getters: list[asyncio.Future[None]] = []  # an idle socket's writer waits here
+        self._getters: list[asyncio.Future[None]] = []  # an idle connection's reader waits here
         self._joiners: list[asyncio.Future[None]] | None = None
         # Named as asyncio.Queue names it: the direct path reads it (EngineIODirect).
         self._unfinished_tasks = 0
@@ -97,3 +101,46 @@ class SocketQueue:
         joiner = asyncio.get_running_loop().create_future()
         self._joiners.append(joiner)
         await joiner
+
+
+class LeanEvent:
+    """asyncio.Event's methods: ``wait`` returns once ``set`` is called, until ``clear``."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        """True while set."""
+        return self._set
+
+    def set(self) -> None:
+        """Set, and wake every waiter."""
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Unset: later waits block until the next ``set``."""
+        self._set = False
+
+    async def wait(self) -> bool:
+        """Return True once set (at once if it is)."""
+        if self._set:
+            return True
+        if self._waiters is None:
+            self._waiters = []
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True

@@ -1,18 +1,19 @@
-"""SocketQueue: the unbounded asyncio.Queue contract python-engineio relies on, in less memory."""
+"""LeanQueue and LeanEvent: the asyncio.Queue and asyncio.Event contracts python-engineio and
+uvicorn rely on, in less memory."""
 
 import asyncio
 import tracemalloc
 
 import pytest
 
-from realtime.socketio.queue import SocketQueue
+from realtime.queues import LeanEvent, LeanQueue
 from realtime.socketio.websocket import TrackingEngineIOServer
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_items_come_out_in_order_and_get_waits_for_one():
-    queue = SocketQueue()
+    queue = LeanQueue()
     waiting = asyncio.ensure_future(queue.get())
     await asyncio.sleep(0)
     assert not waiting.done()
@@ -26,7 +27,7 @@ async def test_items_come_out_in_order_and_get_waits_for_one():
 
 
 async def test_getters_are_served_oldest_first():
-    queue = SocketQueue()
+    queue = LeanQueue()
     first, second = asyncio.ensure_future(queue.get()), asyncio.ensure_future(queue.get())
     await asyncio.sleep(0)
     await queue.put(1)
@@ -35,7 +36,7 @@ async def test_getters_are_served_oldest_first():
 
 
 async def test_a_cancelled_get_loses_no_item():
-    queue = SocketQueue()
+    queue = LeanQueue()
     with pytest.raises(TimeoutError):  # how python-engineio's long-polling waits
         await asyncio.wait_for(queue.get(), 0.01)
     queue.put_nowait("kept")
@@ -43,7 +44,7 @@ async def test_a_cancelled_get_loses_no_item():
 
 
 async def test_a_getter_woken_then_cancelled_passes_the_item_on():
-    queue = SocketQueue()
+    queue = LeanQueue()
     woken, other = asyncio.ensure_future(queue.get()), asyncio.ensure_future(queue.get())
     await asyncio.sleep(0)
     queue.put_nowait("only")
@@ -53,7 +54,7 @@ async def test_a_getter_woken_then_cancelled_passes_the_item_on():
 
 
 async def test_join_waits_for_a_task_done_per_item():
-    queue = SocketQueue()
+    queue = LeanQueue()
     await asyncio.wait_for(queue.join(), 1)  # nothing pending: at once
     queue.put_nowait(1)
     queue.put_nowait(2)
@@ -69,21 +70,57 @@ async def test_join_waits_for_a_task_done_per_item():
         queue.task_done()
 
 
-async def test_an_idle_queue_is_a_small_fraction_of_an_asyncio_queue():
-    def allocated(make):
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            kept = [make() for _ in range(500)]
-            return (tracemalloc.get_traced_memory()[0] - before) / len(kept)
-        finally:
-            tracemalloc.stop()
+def allocated(make) -> float:
+    """Bytes allocated per object, for 500 of them kept alive."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [make() for _ in range(500)]
+        return (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
 
-    lean, stock = allocated(SocketQueue), allocated(asyncio.Queue)
+
+async def test_an_idle_queue_is_a_small_fraction_of_an_asyncio_queue():
+    lean, stock = allocated(LeanQueue), allocated(asyncio.Queue)
+    assert lean * 4 < stock, (lean, stock)
+
+
+async def test_an_event_wakes_every_waiter_on_set_and_blocks_again_after_clear():
+    event = LeanEvent()
+    assert not event.is_set()
+    waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    event.set()
+    event.set()  # twice: no harm
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True] * 3
+    assert event.is_set() and await event.wait() is True  # set: returns at once
+    event.clear()
+    blocked = asyncio.ensure_future(event.wait())
+    await asyncio.sleep(0.01)
+    assert not blocked.done()
+    event.set()
+    assert await asyncio.wait_for(blocked, 1) is True
+
+
+async def test_a_cancelled_event_waiter_leaves_and_the_others_still_wake():
+    event = LeanEvent()
+    leaving, staying = asyncio.ensure_future(event.wait()), asyncio.ensure_future(event.wait())
+    await asyncio.sleep(0)
+    leaving.cancel()
+    await asyncio.sleep(0)
+    assert leaving.cancelled() and len(event._waiters) == 1
+    event.set()
+    assert await asyncio.wait_for(staying, 1) is True
+
+
+async def test_an_idle_event_is_a_small_fraction_of_an_asyncio_event():
+    lean, stock = allocated(LeanEvent), allocated(asyncio.Event)
     assert lean * 4 < stock, (lean, stock)
 
 
 async def test_engineio_sockets_get_one_and_a_bounded_queue_stays_asyncio_s():
     server = TrackingEngineIOServer(async_mode="asgi")
-    assert isinstance(server.create_queue(), SocketQueue)
+    assert isinstance(server.create_queue(), LeanQueue)
     assert isinstance(server.create_queue(maxsize=3), asyncio.Queue)
