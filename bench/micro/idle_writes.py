@@ -1,0 +1,59 @@
+"""What one write to each of 1,000 sockets costs, round after round, by the pause between rounds.
+
+``python bench/micro/idle_writes.py [GAP_SECONDS ...]`` (the project's .venv; default 0.01
+0.05 0.15): the same loopback setup as writev.py (a reader process on the other core), 100
+rounds of one 3.4 KB write per connection, GAP seconds apart; prints each round's CPU time in
+ms. Why: in the benchmark's latency phase the first update is the slowest in every row, and
+the same write costs more after a pause than in a steady stream on this machine.
+"""
+
+import asyncio
+import os
+import sys
+import time
+
+import uvloop
+import writev
+
+ROUNDS = 100
+
+
+async def rounds(gap: float) -> list[float]:
+    """CPU ms of each round of one write per connection, ``gap`` seconds apart."""
+    transports: list[asyncio.Transport] = []
+    all_in = asyncio.Event()
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            transports.append(transport)
+            if len(transports) == writev.CONNECTIONS:
+                all_in.set()
+
+    server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
+    child = os.fork()
+    if child == 0:
+        writev.drain(server.sockets[0].getsockname()[1], 5 + ROUNDS * gap * 2)
+    os.sched_setaffinity(0, {0})
+    await all_in.wait()
+    await asyncio.sleep(1)
+    spent = []
+    for _ in range(ROUNDS):
+        cpu = time.process_time()
+        for transport in transports:
+            transport.write(writev.FRAME)
+        spent.append((time.process_time() - cpu) * 1e3)
+        await asyncio.sleep(gap)
+    os.kill(child, 9)
+    await asyncio.to_thread(os.waitpid, child, 0)
+    server.close()
+    return spent
+
+
+async def main(gaps: list[float]) -> None:
+    for gap in gaps:
+        spent = await rounds(gap)
+        print(f"gap {gap:.2f} s: " + " ".join(f"{ms:.1f}" for ms in spent))
+
+
+if __name__ == "__main__":
+    uvloop.run(main([float(arg) for arg in sys.argv[1:]] or [0.01, 0.05, 0.15]))
