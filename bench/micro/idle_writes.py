@@ -20,21 +20,7 @@ ROUNDS = 100
 
 async def rounds(gap: float) -> list[float]:
     """CPU ms of each round of one write per connection, ``gap`` seconds apart."""
-    transports: list[asyncio.Transport] = []
-    all_in = asyncio.Event()
-
-    class Server(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:
-            transports.append(transport)
-            if len(transports) == writev.CONNECTIONS:
-                all_in.set()
-
-    server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
-    child = os.fork()
-    if child == 0:
-        writev.drain(server.sockets[0].getsockname()[1], 5 + ROUNDS * gap * 2)
-    os.sched_setaffinity(0, {0})
-    await all_in.wait()
+    transports, child = await writev.loopback_connections(5 + ROUNDS * gap * 2)
     await asyncio.sleep(1)
     spent = []
     for _ in range(ROUNDS):
@@ -45,7 +31,6 @@ async def rounds(gap: float) -> list[float]:
         await asyncio.sleep(gap)
     os.kill(child, 9)
     await asyncio.to_thread(os.waitpid, child, 0)
-    server.close()
     return spent
 
 

@@ -37,7 +37,11 @@ def drain(port: int, seconds: float) -> None:
     os._exit(0)
 
 
-async def main() -> None:
+async def loopback_connections(seconds: float) -> tuple[list[asyncio.Transport], int]:
+    """CONNECTIONS server-side transports (this process, core 0) and the reader child's pid.
+
+    The child (core 1) reads everything for ``seconds``; kill and reap it when done.
+    """
     transports: list[asyncio.Transport] = []
     all_in = asyncio.Event()
 
@@ -50,9 +54,15 @@ async def main() -> None:
     server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
     child = os.fork()
     if child == 0:
-        drain(server.sockets[0].getsockname()[1], 60)
+        drain(server.sockets[0].getsockname()[1], seconds)
     os.sched_setaffinity(0, {0})
     await all_in.wait()
+    server.close()  # stop listening; the accepted connections stay open
+    return transports, child
+
+
+async def main() -> None:
+    transports, child = await loopback_connections(60)
     print(f"{'K':>2}  {'write x K':>10}  {'writelines':>10}  {'join+write':>10}   us per frame")
     for k in (1, 3, 6):
         row = []

@@ -4,9 +4,10 @@ Why: python-engineio starts a task for each socket's next ping (``AsyncSocket._s
 sleep ``ping_interval``, 25 s by default, then queue a PING), so an idle socket.io connection
 spends its whole life holding a task, its coroutine, a future and a timer: 1.8 KB each on
 uvloop (tracemalloc), on every one of thousands of connections. Here a socket waits for its
-ping in a bucket (one list slot), and one task per event loop sends the pings that are due,
-exactly as ``_send_ping`` does after its sleep. python-engineio still decides when a ping is
-scheduled (at the handshake and on each PONG) and when a silent client is gone.
+ping in a slot (one list entry); one timer per event loop fires at the next slot's end and a
+short task sends the pings that are due, exactly as ``_send_ping`` does after its sleep.
+python-engineio still decides when a ping is scheduled (at the handshake and on each PONG)
+and when a silent client is gone.
 """
 
 import asyncio
