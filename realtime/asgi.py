@@ -9,6 +9,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from . import collector, conf
 from .origins import is_allowed
 from .outbox import guard_send
+from .parking import PARKED_LOOP, LoopSlot
 from .routing import websocket_urlpatterns
 from .socketio.server import socketio_application
 from .wire import DIRECT_WRITER, direct_writer, server_transport, slim_connection
@@ -49,9 +50,18 @@ class SendGuard:
         """Wrap ``send`` of WebSocket connections; pass everything else through."""
         if scope["type"] == "websocket":
             _limit_frame_size(send)
-            # The raw send stays reachable for the broadcast fast path (realtime.wire).
-            scope = {**scope, DIRECT_WRITER: functools.partial(_accepted, send)}
+            # The raw send stays reachable for the broadcast fast path (realtime.wire), and
+            # the connection's read loop can run up here (realtime.parking).
+            slot = LoopSlot()
+            scope = {**scope, DIRECT_WRITER: functools.partial(_accepted, send), PARKED_LOOP: slot}
             send = _allow_standard_close_codes(guard_send(send), send)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                parked = slot.take()
+                if parked is not None:
+                    await parked
+            return
         await self.app(scope, receive, send)
 
 

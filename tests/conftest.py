@@ -5,10 +5,11 @@ import os
 
 import pytest
 import redis
+import uvicorn
 from django.db import connection
 
 from orderlines.settings import channel_layers_config
-from tests.live import LiveServers, PrivateRedis
+from tests.live import LiveServers, PrivateRedis, free_port
 
 # DB 14 keeps test traffic away from a developer's own data in DB 0.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
@@ -104,3 +105,28 @@ def private_redis():
     server = PrivateRedis().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def uvicorn_server(request):
+    """orderlines.asgi under uvicorn in this test's loop (so its connections can be inspected)."""
+    from orderlines.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=request.param,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    for _ in range(1000):  # uvicorn offers no event for "listening"; poll its flag
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    yield port
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)

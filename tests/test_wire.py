@@ -7,11 +7,9 @@ compression) and every client, fast path or not, gets every broadcast once and i
 
 import asyncio
 import json
-import socket
 import threading
 
 import pytest
-import uvicorn
 from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.protocol import State
@@ -71,37 +69,6 @@ async def test_direct_writes_never_overtake_queued_frames():
     outbox.push(SharedFrame("d"))  # idle again
     assert log == [("direct", "a"), ("queued", "b"), ("queued", "c"), ("direct", "d")]
     await outbox.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-async def uvicorn_server(request):
-    """orderlines.asgi under uvicorn in this test's loop (so its connections can be inspected)."""
-    from orderlines.asgi import application
-
-    port = free_port()
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws_per_message_deflate=request.param,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    for _ in range(1000):  # uvicorn offers no event for "listening"; poll its flag
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    yield port
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
 
 
 def direct_paths() -> dict[str, bool]:

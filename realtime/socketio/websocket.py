@@ -24,6 +24,7 @@ from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 
+from ..parking import run_or_park
 from ..queues import LeanQueue
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
 from . import pings
@@ -42,24 +43,28 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
         self.eio_socket = getattr(handler, "__self__", None)
 
     async def __call__(self, environ: dict) -> Any:
-        """Accept, find the direct writer, then run Engine.IO's handler."""
-        if self.eio_socket is not None:
-            _websockets[self.eio_socket] = self
+        """Accept, find the direct writer, open the socket, then run or park its read loop."""
+        sock = self.eio_socket
+        if sock is None:  # not a socket's handler: python-engineio's way
+            return await super().__call__(environ)
+        _websockets[sock] = self
         try:
             self.asgi_receive, self.asgi_send = environ["asgi.receive"], environ["asgi.send"]
             await self.asgi_send({"type": "websocket.accept"})
             scope = environ.get("asgi.scope") or {}
             self.writer = scope_direct_writer(scope, own_heartbeat=True)  # Engine.IO pings
-            if self.eio_socket is None:  # not a socket's handler: python-engineio's way
-                await self.handler(self)
-            else:
-                await serve_websocket(self.eio_socket, self)
-        finally:
-            # Explicitly: this value refers to its own weak key (eio_socket), so the entry
-            # would otherwise keep both alive for ever (a closed connection's ~80 objects).
-            if self.eio_socket is not None:
-                _websockets.pop(self.eio_socket, None)
+            opened = await open_websocket(sock, self)
+        except BaseException:
+            self._forget()
+            raise
+        if opened:
+            await run_or_park(scope, serve_websocket(sock, self))  # which forgets it at the end
+        else:
+            self._forget()
         return ""
+
+    def _forget(self) -> None:
+        _forget(self.eio_socket)
 
     async def send(self, message: Any) -> None:
         """Engine.IO's own send, counted so a direct write never overtakes it."""
@@ -70,44 +75,70 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
             self.sending -= 1
 
 
+async def open_websocket(sock: Any, ws: TrackedWebSocket) -> bool:
+    """Engine.IO's side of a new WebSocket: the upgrade of a polling session, or a new one."""
+    if sock.connected:
+        return await _upgraded(sock, ws)
+    sock.connected = sock.upgraded = True  # straight onto WebSocket: nothing to upgrade
+    return True
+
+
 async def serve_websocket(sock: Any, ws: TrackedWebSocket) -> None:
-    """python-engineio's ``AsyncSocket._websocket_handler``, without a task per wait."""
-    if sock.connected and not await _upgraded(sock, ws):
-        return
-    if not sock.connected:  # straight onto WebSocket: no polling session to upgrade
-        sock.connected = sock.upgraded = True
+    """python-engineio's ``AsyncSocket._websocket_handler`` once open, without a task per
+    wait, reading the ASGI connection itself (see ``_packet_data``); one frame, as it is what
+    an idle connection waits in (see realtime.parking)."""
     writing = asyncio.ensure_future(_write_queued(sock, ws))
     sock.server.logger.info("%s: Upgrade to websocket successful", sock.sid)
+    receive, size_limit = ws.asgi_receive, sock.server.max_http_buffer_size
     idle_limit = sock.server.ping_interval + sock.server.ping_timeout
-    while True:
-        try:
-            async with asyncio.timeout(idle_limit):
-                data = await _next_packet(sock, ws)
-        except asyncio.CancelledError:  # the server is closing the connection
-            break
-        except Exception:  # closed by the client, silent for too long, or too large
-            break
-        if data is None:
-            break
-        try:
-            await sock.receive(eio_packet.Packet(encoded_packet=data))
-        except engineio_exceptions.UnknownPacketError:
-            pass
-        except engineio_exceptions.SocketIsClosedError:
-            sock.server.logger.info("Receive error -- socket is closed")
-            break
-        except Exception:  # a bug in a handler must not end the connection's bookkeeping
-            sock.server.logger.exception("Unknown receive error")
-    await sock.queue.put(None)  # lets the writer finish
-    await writing
-    await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(idle_limit):
+                    data = _packet_data(await receive(), size_limit)
+            except asyncio.CancelledError:  # the server is closing the connection
+                break
+            except Exception:  # closed by the client, silent for too long, or too large
+                break
+            try:
+                await sock.receive(eio_packet.Packet(encoded_packet=data))
+            except engineio_exceptions.UnknownPacketError:
+                pass
+            except engineio_exceptions.SocketIsClosedError:
+                sock.server.logger.info("Receive error -- socket is closed")
+                break
+            except Exception:  # a bug in a handler must not end the connection's bookkeeping
+                sock.server.logger.exception("Unknown receive error")
+        await sock.queue.put(None)  # lets the writer finish
+        await writing
+        await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+    finally:
+        _forget(sock)
+
+
+def _forget(sock: Any) -> None:
+    # Explicitly: an entry's value refers to its own weak key (the Engine.IO socket), so it
+    # would otherwise keep both alive for ever (a closed connection's ~80 objects).
+    _websockets.pop(sock, None)
+
+
+def _packet_data(event: dict, size_limit: int) -> Any:
+    """An Engine.IO packet out of an ASGI event, as the driver's ``wait`` reads it (one
+    coroutine frame less per idle connection); OSError once closed, ValueError if too large."""
+    if event["type"] != "websocket.receive":
+        raise OSError("the WebSocket is closed")
+    data = event.get("bytes")
+    if data is None:
+        data = event.get("text")
+    if data is None:
+        raise OSError("a WebSocket message without data")
+    if len(data) > size_limit:
+        raise ValueError("packet is too large")
+    return data
 
 
 async def _next_packet(sock: Any, ws: TrackedWebSocket) -> Any:
-    data = await ws.wait()
-    if data and len(data) > sock.server.max_http_buffer_size:
-        raise ValueError("packet is too large")
-    return data
+    return _packet_data(await ws.asgi_receive(), sock.server.max_http_buffer_size)
 
 
 async def _upgraded(sock: Any, ws: TrackedWebSocket) -> bool:
