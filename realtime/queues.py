@@ -10,6 +10,7 @@ the lists of waiters only while someone waits.
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 
@@ -20,9 +21,12 @@ class LeanQueue:
     after it was woken passes the wake-up on, so no item waits while a getter does.
     """
 
-    __slots__ = ("_getters", "_items", "_joiners", "_unfinished_tasks")
+    __slots__ = ("_getters", "_items", "_joiners", "_unfinished_tasks", "on_put")
 
     def __init__(self) -> None:
+        # Called after each put, for a consumer that runs only while there is something to
+        # take instead of waiting in ``get`` (see realtime.socketio.websocket.QueueWriter).
+        self.on_put: Callable[[], None] | None = None
         self._items: list[Any] = []
         self._getters: list[asyncio.Future[None]] = []  # an idle connection's reader waits here
         self._joiners: list[asyncio.Future[None]] | None = None
@@ -46,6 +50,8 @@ class LeanQueue:
         self._items.append(item)
         self._unfinished_tasks += 1
         self._wake_getter()
+        if self.on_put is not None:
+            self.on_put()
 
     async def put(self, item: Any) -> None:
         """As ``put_nowait`` (an unbounded queue never waits)."""

@@ -5,6 +5,7 @@ Driven in-process with python-engineio's own socket and a scripted client; the l
 """
 
 import asyncio
+import time
 
 import pytest
 from engineio import async_socket
@@ -45,6 +46,7 @@ class ScriptedClient(TrackedWebSocket):
 
     async def close(self) -> None:
         self.closed = True
+        self.incoming.put_nowait(GONE)  # as the ASGI servers tell the app of its own close
 
 
 @pytest.fixture
@@ -67,6 +69,15 @@ async def serve(sock, client) -> None:
         await serve_websocket(sock, client)
 
 
+async def ends(serving) -> None:
+    """Assert the loop ends by itself within 2 s. Not wait_for: on timeout it cancels, the
+    loop treats that as the server closing and ends normally, and wait_for returns."""
+    serving = asyncio.ensure_future(serving)
+    done, _ = await asyncio.wait({serving}, timeout=2)
+    assert serving in done, "the WebSocket loop did not end"
+    serving.result()
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -85,20 +96,72 @@ async def test_sends_queued_packets_and_ends_when_the_client_goes(eio):
     assert sock.queue._unfinished_tasks == 0  # what the direct broadcast path checks
 
     client.incoming.put_nowait(GONE)
-    await asyncio.wait_for(serving, 2)
+    await ends(serving)
     assert sock.closed and client.closed
 
 
-async def test_an_idle_connection_waits_in_two_tasks_not_four(eio):
+async def test_an_idle_connection_waits_in_one_task_not_four(eio):
     before = len(asyncio.all_tasks())
     sock, client = socket_and_client(eio)
     serving = asyncio.create_task(serve(sock, client))
     await settle()
-    # The loop itself and its writer. python-engineio's loop also keeps a wait_for task for
-    # each of them (2.9 KiB per idle connection on Python 3.11).
-    assert len(asyncio.all_tasks()) - before == 2
+    # The loop itself. python-engineio's loop also keeps a writer task waiting on the queue
+    # and a wait_for task for each of the two (about 3.8 KiB per idle connection).
+    assert len(asyncio.all_tasks()) - before == 1
     client.incoming.put_nowait(GONE)
-    await asyncio.wait_for(serving, 2)
+    await ends(serving)
+
+
+async def test_the_writer_runs_only_while_there_is_something_to_send(eio):
+    sock, client = socket_and_client(eio)
+    serving = asyncio.create_task(serve(sock, client))
+    await settle()
+    tasks = len(asyncio.all_tasks())
+    await sock.send(async_socket.packet.Packet(async_socket.packet.PING))  # as a ping is sent
+    assert len(asyncio.all_tasks()) == tasks + 1  # a writer, for this packet
+    await settle()
+    assert client.sent == ["2"] and len(asyncio.all_tasks()) == tasks  # sent, and gone
+    for n in range(3):  # packets put back to back share one writer, in order
+        await sock.send(async_socket.packet.Packet(async_socket.packet.MESSAGE, str(n)))
+    assert len(asyncio.all_tasks()) == tasks + 1
+    await settle()
+    assert client.sent == ["2", "40", "41", "42"]
+    client.incoming.put_nowait(GONE)
+    await ends(serving)
+    assert client.closed and sock.queue.on_put is None
+
+
+async def test_a_failed_send_closes_and_stops_the_writer(eio):
+    sock, client = socket_and_client(eio)
+
+    async def broken(message) -> None:
+        raise OSError("connection reset")
+
+    client.send = broken
+    serving = asyncio.create_task(serve(sock, client))
+    await sock.send(async_socket.packet.Packet(async_socket.packet.MESSAGE, "lost"))
+    await ends(serving)  # the writer closes, so the connection ends
+    assert client.closed and sock.closed and sock.queue.on_put is None
+
+
+async def test_cancelling_the_loop_does_not_wait_on_a_stuck_send(eio):
+    # A client that stopped reading: its send never returns. When the server cancels the
+    # connection (daphne after a disconnect, a test loop's teardown), the loop must end.
+    sock, client = socket_and_client(eio)
+    stuck = asyncio.Event()
+
+    async def never_returns(message) -> None:
+        stuck.set()
+        await asyncio.Event().wait()
+
+    client.send = never_returns
+    serving = asyncio.create_task(serve(sock, client))
+    await sock.send(async_socket.packet.Packet(async_socket.packet.MESSAGE, "stuck"))
+    await asyncio.wait_for(stuck.wait(), 2)
+    serving.cancel()
+    await ends(serving)
+    assert sock.closed and sock.queue.on_put is None
+    assert len(asyncio.all_tasks()) == 1  # this test's own: the writer was cancelled too
 
 
 async def test_python_engineios_own_loop_needs_four(eio):
@@ -109,20 +172,58 @@ async def test_python_engineios_own_loop_needs_four(eio):
     await settle()
     assert len(asyncio.all_tasks()) - before == 4
     client.incoming.put_nowait(GONE)
-    await asyncio.wait_for(serving, 2)
+    await ends(serving)
 
 
-async def test_a_silent_client_is_closed_after_ping_interval_plus_timeout(eio):
+async def test_a_client_that_leaves_a_ping_unanswered_is_told_and_disconnected(eio):
     eio.ping_interval, eio.ping_timeout = 0.05, 0.05
     sock, client = socket_and_client(eio)
-    await asyncio.wait_for(serve(sock, client), 2)
+    serving = asyncio.create_task(serve(sock, client))
+    sock.schedule_ping()  # as python-engineio does after the handshake
+    await ends(serving)
+    assert client.sent == ["2", "1"]  # a PING, no PONG: a CLOSE, then the connection ends
     assert sock.closed and client.closed
+
+
+async def test_python_engineios_own_ping_check_also_ends_the_websocket(eio):
+    # Its service task may find the missed PONG before the ping schedule does: it closes
+    # only the Engine.IO socket (and sends no CLOSE). The connection must end all the same.
+    sock, client = socket_and_client(eio)
+    serving = asyncio.create_task(serve(sock, client))
+    await settle()
+    sock.last_ping = time.time() - eio.ping_timeout - 1  # pinged, never answered
+    assert not await sock.check_ping_timeout()
+    await ends(serving)
+    assert sock.closed and client.closed and "sid-1" not in eio.sockets
+
+
+async def test_a_server_side_disconnect_sends_the_close_then_ends_the_websocket(eio):
+    sock, client = socket_and_client(eio)
+    serving = asyncio.create_task(serve(sock, client))
+    await settle()
+    await eio.disconnect("sid-1")
+    await ends(serving)
+    assert client.sent == ["1"] and client.closed and "sid-1" not in eio.sockets
+
+
+async def test_a_client_that_answers_pings_stays(eio):
+    eio.ping_interval, eio.ping_timeout = 0.05, 0.05
+    sock, client = socket_and_client(eio)
+    serving = asyncio.create_task(serve(sock, client))
+    sock.schedule_ping()
+    for _ in range(6):  # 0.3 s: six intervals, each past its timeout without the PONGs
+        await asyncio.sleep(0.05)
+        if client.sent and client.sent[-1] == "2":
+            client.incoming.put_nowait("3")
+    assert not serving.done() and not sock.closed and client.sent.count("2") >= 3
+    client.incoming.put_nowait(GONE)
+    await ends(serving)
 
 
 async def test_an_oversized_packet_ends_the_connection(eio):
     sock, client = socket_and_client(eio)
     client.incoming.put_nowait("4" + "x" * (eio.max_http_buffer_size + 1))
-    await asyncio.wait_for(serve(sock, client), 2)
+    await ends(serve(sock, client))
     assert sock.closed and client.closed
 
 
@@ -134,7 +235,7 @@ async def test_unknown_packets_are_ignored(eio):
     await settle()
     assert not serving.done()
     client.incoming.put_nowait(GONE)
-    await asyncio.wait_for(serving, 2)
+    await ends(serving)
 
 
 async def test_upgrade_from_polling(eio):
@@ -149,7 +250,7 @@ async def test_upgrade_from_polling(eio):
     await settle()
     assert sock.upgraded and not sock.upgrading
     client.incoming.put_nowait(GONE)
-    await asyncio.wait_for(serving, 2)
+    await ends(serving)
 
 
 @pytest.mark.parametrize("first, second", [("2nope", None), ("2probe", "4not-an-upgrade")])
@@ -158,7 +259,7 @@ async def test_a_failed_upgrade_leaves_the_polling_session_alone(eio, first, sec
     client.incoming.put_nowait(first)
     if second:
         client.incoming.put_nowait(second)
-    await asyncio.wait_for(serve(sock, client), 2)
+    await ends(serve(sock, client))
     assert not sock.upgraded and not sock.upgrading and not sock.closed
 
 

@@ -8,6 +8,7 @@ server that stops pinging.
 import asyncio
 import itertools
 import json
+import logging
 import time
 
 import pytest
@@ -24,16 +25,21 @@ pytestmark = pytest.mark.asyncio
 
 
 class StandInServer:
-    def __init__(self, ping_interval: float) -> None:
-        self.ping_interval = ping_interval
+    def __init__(self, ping_interval: float, ping_timeout: float) -> None:
+        self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
+        self.reason = build_server().eio.reason
+        self.logger = logging.getLogger("tests.pings")
 
 
 class StandInSocket:
     """What the schedule reads and calls on python-engineio's AsyncSocket."""
 
-    def __init__(self, sid: str, ping_interval: float, *, fails: bool = False) -> None:
-        self.sid, self.server = sid, StandInServer(ping_interval)
+    def __init__(
+        self, sid: str, ping_interval: float, *, ping_timeout: float = 60, fails: bool = False
+    ) -> None:
+        self.sid, self.server = sid, StandInServer(ping_interval, ping_timeout)
         self.closing = self.closed = False
+        self.close_reason = None
         self.last_ping: float | None = None
         self.sent: list[eio_packet.Packet] = []
         self.fails = fails
@@ -41,7 +47,18 @@ class StandInSocket:
     async def send(self, pkt: eio_packet.Packet) -> None:
         if self.fails:
             raise RuntimeError("socket went away")
+        if self.last_ping and time.time() - self.last_ping > self.server.ping_timeout:
+            return  # as python-engineio's send: nothing goes out while a ping is overdue
         self.sent.append(pkt)
+
+    async def close(self, wait: bool, abort: bool, reason: str) -> None:
+        self.closing, self.close_reason = True, reason
+        if not abort:
+            await self.send(eio_packet.Packet(eio_packet.CLOSE))
+        self.closed = True
+
+    def answer_ping(self) -> None:
+        self.last_ping = None  # python-engineio's schedule_ping, on a PONG
 
 
 def pings_sent(sock: StandInSocket) -> int:
@@ -92,6 +109,19 @@ async def test_many_sockets_share_one_timer_and_no_task():
     assert len(asyncio.all_tasks()) == tasks_before
     await asyncio.sleep(0.6)
     assert all(pings_sent(sock) == 1 for sock in socks)
+
+
+async def test_a_ping_left_unanswered_for_ping_timeout_closes_the_socket_with_a_close():
+    silent, alive = (StandInSocket(name, 0.05, ping_timeout=0.1) for name in ("silent", "alive"))
+    for sock in (silent, alive):
+        pings.schedule(sock)
+    await asyncio.sleep(0.1)  # both pinged; only one answers
+    assert pings_sent(silent) == pings_sent(alive) == 1
+    alive.answer_ping()
+    await asyncio.sleep(0.2)  # past the deadline
+    assert silent.closed and silent.close_reason == silent.server.reason.PING_TIMEOUT
+    assert [pkt.encode() for pkt in silent.sent] == ["2", "1"]  # told, not just forgotten
+    assert not alive.closed and alive.close_reason is None
 
 
 async def test_the_engineio_server_routes_ping_waits_to_the_schedule_and_nothing_else():

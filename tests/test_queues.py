@@ -124,3 +124,14 @@ async def test_engineio_sockets_get_one_and_a_bounded_queue_stays_asyncio_s():
     server = TrackingEngineIOServer(async_mode="asgi")
     assert isinstance(server.create_queue(), LeanQueue)
     assert isinstance(server.create_queue(maxsize=3), asyncio.Queue)
+
+
+async def test_on_put_is_called_after_each_put_with_the_item_in_place():
+    queue, seen = LeanQueue(), []
+    queue.on_put = lambda: seen.append(queue.qsize())
+    queue.put_nowait("a")
+    await queue.put("b")
+    assert seen == [1, 2]
+    queue.on_put = None
+    queue.put_nowait("c")
+    assert seen == [1, 2] and queue.qsize() == 3

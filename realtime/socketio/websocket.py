@@ -12,7 +12,9 @@ The driver also runs the socket's WebSocket loop itself (``serve_websocket``), f
 python-engineio's own loop wraps each wait in ``asyncio.wait_for``, which on Python 3.11 is
 one more task and timer per wait, and an idle connection is always waiting twice (its writer
 for the queue, its reader for the client): 3.5 KiB of each idle connection's ~45, and a task
-per packet received.
+per packet received. Here an idle connection waits once, in its reader, with no timer (see
+pings for silent clients), at the top of the ASGI stack (realtime.parking); its writer runs
+only while Engine.IO has queued something (``QueueWriter``).
 """
 
 import asyncio
@@ -20,6 +22,7 @@ import weakref
 from typing import Any
 
 import engineio
+from engineio import async_socket
 from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
@@ -87,18 +90,20 @@ async def serve_websocket(sock: Any, ws: TrackedWebSocket) -> None:
     """python-engineio's ``AsyncSocket._websocket_handler`` once open, without a task per
     wait, reading the ASGI connection itself (see ``_packet_data``); one frame, as it is what
     an idle connection waits in (see realtime.parking)."""
-    writing = asyncio.ensure_future(_write_queued(sock, ws))
+    writer = QueueWriter(sock, ws)
+    sock.__class__ = WebSocketEngineIOSocket  # its close ends the WebSocket (see there)
     sock.server.logger.info("%s: Upgrade to websocket successful", sock.sid)
     receive, size_limit = ws.asgi_receive, sock.server.max_http_buffer_size
-    idle_limit = sock.server.ping_interval + sock.server.ping_timeout
     try:
         while True:
+            # No timeout per wait: a client silent for too long misses a ping's deadline
+            # (pings), its CLOSE ends the connection, and the server tells this loop.
             try:
-                async with asyncio.timeout(idle_limit):
-                    data = _packet_data(await receive(), size_limit)
-            except asyncio.CancelledError:  # the server is closing the connection
+                data = _packet_data(await receive(), size_limit)
+            except asyncio.CancelledError:  # the server is ending the connection
+                writer.abandon()  # so no send may hold this up (a stuck client's would)
                 break
-            except Exception:  # closed by the client, silent for too long, or too large
+            except Exception:  # closed by the client or too large
                 break
             try:
                 await sock.receive(eio_packet.Packet(encoded_packet=data))
@@ -109,11 +114,14 @@ async def serve_websocket(sock: Any, ws: TrackedWebSocket) -> None:
                 break
             except Exception:  # a bug in a handler must not end the connection's bookkeeping
                 sock.server.logger.exception("Unknown receive error")
-        await sock.queue.put(None)  # lets the writer finish
-        await writing
+        await writer.finish()
         await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
     finally:
         _forget(sock)
+        # What python-engineio's request handler does once its WebSocket handler returns,
+        # which, with the loop parked (realtime.parking), was before the connection ended.
+        if sock.closed and sock.server.sockets.get(sock.sid) is sock:
+            del sock.server.sockets[sock.sid]
 
 
 def _forget(sock: Any) -> None:
@@ -166,21 +174,83 @@ async def _upgraded(sock: Any, ws: TrackedWebSocket) -> bool:
         sock.upgrading = False
 
 
-async def _write_queued(sock: Any, ws: TrackedWebSocket) -> None:
-    """Send what python-engineio queues (acknowledgements, pings, replies) until None."""
-    queue = sock.queue
-    while True:
-        pkt = await queue.get()
-        # As python-engineio's poll(): taken means no longer pending for the direct path;
-        # the send below starts without yielding and counts itself in ``ws.sending``.
-        queue.task_done()
-        if pkt is None:
-            break
+class QueueWriter:
+    """Sends what python-engineio queues for a socket on WebSocket (acknowledgements, pings,
+    replies) until None, in a task that runs only while there is something to send.
+
+    python-engineio's writer waits in ``queue.get`` for the connection's whole life: a task,
+    its frame and a future per idle connection (0.9 KiB, tracemalloc), for a packet every
+    ping interval. Broadcasts do not come this way (see EngineIODirect).
+    """
+
+    __slots__ = ("_sending", "queue", "websocket")
+
+    def __init__(self, sock: Any, websocket: TrackedWebSocket) -> None:
+        self.queue, self.websocket = sock.queue, websocket
+        self._sending: asyncio.Future | None = None
+        self.queue.on_put = self._wake
+        self._wake()  # what was queued before the socket was on WebSocket
+
+    def _wake(self) -> None:
+        if self._sending is None and not self.queue.empty():
+            self._sending = asyncio.ensure_future(self._send_queued())
+
+    async def _send_queued(self) -> None:
+        queue = self.queue
         try:
-            await ws.send(pkt.encode())
+            while not queue.empty():
+                pkt = queue.get_nowait()
+                # As python-engineio's poll(): taken means no longer pending for the direct
+                # path; the send below starts without yielding and counts itself in ``sending``.
+                queue.task_done()
+                # Done after None, a failed send or a CLOSE packet (the session is over: the
+                # client is told, then the connection ends; see pings for silent clients).
+                if pkt is None or not await self._sent(pkt) or pkt.packet_type == eio_packet.CLOSE:
+                    queue.on_put = None
+                    await self.websocket.close()
+                    return
+        finally:
+            self._sending = None
+
+    async def _sent(self, pkt: Any) -> bool:
+        try:
+            await self.websocket.send(pkt.encode())
         except Exception:  # the connection is gone
-            break
-    await ws.close()
+            return False
+        return True
+
+    def abandon(self) -> None:
+        """Stop now: nothing more is sent, a send under way is cancelled, none is awaited."""
+        self.queue.on_put = None
+        if self._sending is not None:
+            self._sending.cancel()
+
+    async def finish(self) -> None:
+        """Queue the final None and wait until the writer has closed the WebSocket."""
+        if self.queue.on_put is None:  # already finished (None, a failed send) or abandoned
+            return
+        self.queue.put_nowait(None)
+        if self._sending is not None:
+            await self._sending
+
+
+class WebSocketEngineIOSocket(async_socket.AsyncSocket):
+    """python-engineio's socket, for sockets on WebSocket: closing it ends the WebSocket.
+
+    python-engineio's own WebSocket loop leaves that to a timeout on each read, and when it
+    drops a client for a missed PONG (its service task's ``check_ping_timeout``) it closes
+    only the Engine.IO socket. This loop reads without a timeout, so a close from the
+    server's side, whatever its reason, must also end the connection: after what is queued
+    (a CLOSE packet included), the writer closes the WebSocket. Set as the socket's class
+    once it is on WebSocket (python-engineio makes AsyncSocket instances itself); it adds
+    no state.
+    """
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """python-engineio's close, then the end of the WebSocket once its queue is sent."""
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if self.queue.on_put is not None:  # the writer is still there to end it
+            self.queue.put_nowait(None)
 
 
 class EngineIODirect:
