@@ -12,13 +12,12 @@ client that stops reading delays only itself. What such a client costs is bounde
 - a send that has not progressed for ``STUCK_CLIENT_SECONDS`` aborts the TCP connection.
 
 Both transports use it: the plain WebSocket consumer sends through an ``Outbox``; the
-socket.io transport feeds the Engine.IO socket's queue from one (``engineio_sender``).
+socket.io transport feeds the Engine.IO socket's queue from one (``EngineIOSender``).
 While an outbox is empty and its connection takes frames without waiting, a broadcast's
 shared frame skips the queue and the writer task (``Outbox.direct``, see realtime.wire).
 """
 
 import asyncio
-import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -40,6 +39,24 @@ CONGESTED_AFTER_SECONDS = 0.2
 class Outbox:
     """Frames waiting for one connection, sent in order by one writer task."""
 
+    # Slots, and the queue made on first use: an outbox is per connection, mostly empty.
+    __slots__ = (
+        "_frames",
+        "_idle",
+        "_maxsize",
+        "_next_key",
+        "_on_stuck",
+        "_ready",
+        "_send_many",
+        "_sending_since",
+        "_started",
+        "_writer",
+        "direct",
+        "dropped",
+        "replaced",
+        "stuck",
+    )
+
     def __init__(
         self,
         send: Callable[[Any], Awaitable[None]] | None,
@@ -50,8 +67,8 @@ class Outbox:
     ) -> None:
         self._send_many = send_many or _one_by_one(send)
         self._maxsize = max(1, maxsize)
-        self._frames: OrderedDict[Any, Any] = OrderedDict()
-        self._numbers = itertools.count()
+        self._frames: OrderedDict[Any, Any] | None = None  # made by the first queued frame
+        self._next_key = 0
         # Created only when needed: most connections never queue a frame (the direct path),
         # and two Events cost 1.5 KB on every one of thousands of connections.
         self._ready: asyncio.Event | None = None  # with the writer task
@@ -90,13 +107,15 @@ class Outbox:
         if self._can_write_directly() and self.direct.write(frame):
             return
         self._check_stuck()
+        if self._frames is None:
+            self._frames = OrderedDict()
         replace = latest_only_key(message) if message else None
         if replace is not None and self._congested():
             key: Any = ("latest", replace)
             if self._frames.pop(key, None) is not None:
                 self.replaced += 1
         else:
-            key = next(self._numbers)
+            key, self._next_key = self._next_key, self._next_key + 1
         if len(self._frames) >= self._maxsize:
             self._frames.popitem(last=False)
             self.dropped += 1
@@ -188,7 +207,8 @@ class Outbox:
             except (asyncio.CancelledError, Exception):
                 pass
             self._writer = None
-        self._frames.clear()
+        if self._frames:
+            self._frames.clear()
         self._mark_idle()
 
 
@@ -216,22 +236,32 @@ def _one_by_one(send: Callable[[Any], Awaitable[None]] | None) -> SendMany:
     return send_many
 
 
-def engineio_sender(eio_socket: Any) -> SendMany:
+class EngineIOSender:
     """Hand packets to an Engine.IO socket's queue and wait until its writer took them.
 
     Engine.IO's queue is unbounded; waiting for it to empty (``join``) keeps the backlog in
     our bounded outbox, where newer states replace older ones. A long-polling client takes
-    a whole batch per poll.
+    a whole batch per poll. (A class with slots, not a closure: one per connection.)
     """
 
-    async def send_many(packets: list[Any]) -> None:
+    __slots__ = ("eio_socket",)
+
+    def __init__(self, eio_socket: Any) -> None:
+        self.eio_socket = eio_socket
+
+    async def __call__(self, packets: list[Any]) -> None:
+        """Queue ``packets`` on the socket, then wait until its writer has taken them."""
+        eio_socket = self.eio_socket
         if eio_socket.closed or eio_socket.closing:
             raise ConnectionError("Engine.IO socket closed")
         for frame in packets:
             eio_socket.queue.put_nowait(frame.packet)
         await eio_socket.queue.join()
 
-    return send_many
+    def close_stuck(self) -> Awaitable[None]:
+        """End the session of a client that stopped polling or reading, without waiting on
+        its queue (which nobody drains)."""
+        return self.eio_socket.close(wait=False, abort=True)
 
 
 def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awaitable[None]]:
@@ -239,24 +269,34 @@ def guard_send(send: Callable[[dict], Awaitable[None]]) -> Callable[[dict], Awai
     transport = server_transport(send)
     if transport is None:
         return send
-    limit, patience = conf.get("SEND_BUFFER_BYTES"), conf.get("STUCK_CLIENT_SECONDS")
+    return GuardedSend(send, transport)
 
-    async def guarded(message: dict) -> None:
-        started = time.monotonic()
+
+class GuardedSend:
+    """A WebSocket ``send`` that waits while the socket buffer is full and aborts when stuck
+    (see ``guard_send``; a class with slots, not a closure: one per connection)."""
+
+    __slots__ = ("limit", "patience", "send", "transport")
+
+    def __init__(self, send: Callable[[dict], Awaitable[None]], transport: Any) -> None:
+        self.send, self.transport = send, transport
+        self.limit, self.patience = conf.get("SEND_BUFFER_BYTES"), conf.get("STUCK_CLIENT_SECONDS")
+
+    async def __call__(self, message: dict) -> None:
+        """Send ``message``, then wait while more than SEND_BUFFER_BYTES are unsent."""
+        transport, started = self.transport, time.monotonic()
         # No task or timer per frame (the hot path): the process's one watchdog aborts a
         # send that has been waiting longer than ``patience`` (uvicorn waits for drain).
         _sends_in_flight[transport] = started
         _start_watchdog()
         try:
-            await send(message)
+            await self.send(message)
         finally:
             _sends_in_flight.pop(transport, None)
-        while buffered_bytes(transport) > limit and not is_closed(transport):
-            if time.monotonic() - started > patience:
+        while buffered_bytes(transport) > self.limit and not is_closed(transport):
+            if time.monotonic() - started > self.patience:
                 _give_up(transport, None)
             await asyncio.sleep(0.01)  # daphne offers no drain event to wait on
-
-    return guarded
 
 
 # transport -> when its current send started; swept by one watchdog task per process.

@@ -186,15 +186,16 @@ async def test_a_client_that_leaves_a_ping_unanswered_is_told_and_disconnected(e
 
 
 async def test_python_engineios_own_ping_check_also_ends_the_websocket(eio):
-    # Its service task may find the missed PONG before the ping schedule does: it closes
-    # only the Engine.IO socket (and sends no CLOSE). The connection must end all the same.
+    # Its service task may find the missed PONG before the ping schedule does. On its own it
+    # would close only the Engine.IO socket, and send no CLOSE: the same as the schedule here.
     sock, client = socket_and_client(eio)
     serving = asyncio.create_task(serve(sock, client))
     await settle()
     sock.last_ping = time.time() - eio.ping_timeout - 1  # pinged, never answered
     assert not await sock.check_ping_timeout()
     await ends(serving)
-    assert sock.closed and client.closed and "sid-1" not in eio.sockets
+    assert client.sent == ["1"] and client.closed
+    assert sock.closed and "sid-1" not in eio.sockets
 
 
 async def test_a_server_side_disconnect_sends_the_close_then_ends_the_websocket(eio):

@@ -149,6 +149,7 @@ async def test_stuck_clients_are_bounded_and_dropped(live_servers, settings, kin
             )
         finally:
             trickle.cancel()
+            await asyncio.gather(trickle, return_exceptions=True)  # gone before the loop is
         growth = with_stuck["peak_rss_mb"] - idle_rss
         print(
             f"{kind}: idle RSS {idle_rss:.1f} MB, peak growth with stuck clients {growth:.1f} MB "

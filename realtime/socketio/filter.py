@@ -48,7 +48,7 @@ class EngineIOFilter:
         elif scope["type"] == "http" and scope.get("method") == "POST":
             await self._post(scope, receive, send)
         elif scope["type"] == "websocket":
-            await self.app(scope, _checked_receive(receive, send), send)
+            await self.app(scope, _CheckedReceive(receive, send), send)
         else:
             await self.app(scope, receive, send)
 
@@ -78,17 +78,23 @@ class EngineIOFilter:
         await self.app(scope, replay, send)
 
 
-def _checked_receive(receive: Any, send: Any) -> Any:
-    async def checked() -> dict:
-        message = await receive()
+class _CheckedReceive:
+    """The ASGI ``receive`` of a socket.io WebSocket, closing it (1003) on a frame that is
+    not an Engine.IO packet. A class with slots, not a closure: one per connection."""
+
+    __slots__ = ("receive", "send")
+
+    def __init__(self, receive: Any, send: Any) -> None:
+        self.receive, self.send = receive, send
+
+    async def __call__(self) -> dict:
+        message = await self.receive()
         text = message.get("text") if message["type"] == "websocket.receive" else None
         if text is not None and (not text or text[0] not in _WEBSOCKET_TYPES):
             logger.info("Closed a WebSocket that sent a malformed Engine.IO packet")
-            await send({"type": "websocket.close", "code": 1003})
+            await self.send({"type": "websocket.close", "code": 1003})
             return {"type": "websocket.disconnect", "code": 1003}
         return message
-
-    return checked
 
 
 async def _answer(send: Any, status: int, body: bytes) -> None:

@@ -14,7 +14,7 @@ import socketio
 from .. import admission, conf, shutdown
 from ..auth import bearer_token
 from ..exceptions import Refused
-from ..outbox import Outbox, engineio_sender
+from ..outbox import EngineIOSender, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +77,8 @@ async def allow_message(server: Any, namespace: str, sid: str, session: Any) -> 
 
 def socket_outbox(eio_socket: Any) -> Outbox:
     """A bounded outbox feeding one Engine.IO socket; a stuck client's session is closed."""
-
-    async def on_stuck() -> None:
-        # Not polling / not reading for STUCK_CLIENT_SECONDS: end the Engine.IO session
-        # without waiting on its queue (which nobody drains).
-        await eio_socket.close(wait=False, abort=True)
-
-    return Outbox(
-        None, conf.get("SEND_QUEUE_SIZE"), send_many=engineio_sender(eio_socket), on_stuck=on_stuck
-    )
+    sender = EngineIOSender(eio_socket)
+    return Outbox(None, conf.get("SEND_QUEUE_SIZE"), send_many=sender, on_stuck=sender.close_stuck)
 
 
 async def close_for_shutdown(transport: Any) -> None:

@@ -87,7 +87,7 @@ class PingSchedule:
         for sock, ping_sent in overdue:
             # A PONG clears last_ping (schedule_ping) and the next ping sets it anew.
             if not (sock.closing or sock.closed) and sock.last_ping == ping_sent:
-                await _drop_silent(sock)
+                await drop_silent(sock)
         for sock in to_ping:
             # python-engineio's _send_ping after its sleep.
             if sock.closing or sock.closed:
@@ -108,7 +108,8 @@ def _take_due(slots: dict[float, list[Any]], now: float) -> list[Any]:
     return [entry for due in sorted(slots) if due <= now for entry in slots.pop(due)]
 
 
-async def _drop_silent(sock: Any) -> None:
+async def drop_silent(sock: Any) -> None:
+    """Close ``sock`` for a missed PONG, telling the client (see below)."""
     # As python-engineio's check_ping_timeout: CLOSE (abort=False) so a half-open client
     # that is still there learns it was dropped. Unlike it, the CLOSE is really queued:
     # close() sends through send(), which checks the ping timeout again and drops the packet

@@ -14,7 +14,7 @@ one more task and timer per wait, and an idle connection is always waiting twice
 for the queue, its reader for the client): 3.5 KiB of each idle connection's ~45, and a task
 per packet received. Here an idle connection waits once, in its reader, with no timer (see
 pings for silent clients), at the top of the ASGI stack (realtime.parking); its writer runs
-only while Engine.IO has queued something (``QueueWriter``).
+only while Engine.IO has queued something (realtime.socketio.writer).
 """
 
 import asyncio
@@ -22,7 +22,6 @@ import weakref
 from typing import Any
 
 import engineio
-from engineio import async_socket
 from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
@@ -31,6 +30,7 @@ from ..parking import run_or_park
 from ..queues import LeanQueue
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
 from . import pings
+from .writer import QueueWriter, WebSocketEngineIOSocket
 
 _websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
 
@@ -172,85 +172,6 @@ async def _upgraded(sock: Any, ws: TrackedWebSocket) -> bool:
         return False
     finally:
         sock.upgrading = False
-
-
-class QueueWriter:
-    """Sends what python-engineio queues for a socket on WebSocket (acknowledgements, pings,
-    replies) until None, in a task that runs only while there is something to send.
-
-    python-engineio's writer waits in ``queue.get`` for the connection's whole life: a task,
-    its frame and a future per idle connection (0.9 KiB, tracemalloc), for a packet every
-    ping interval. Broadcasts do not come this way (see EngineIODirect).
-    """
-
-    __slots__ = ("_sending", "queue", "websocket")
-
-    def __init__(self, sock: Any, websocket: TrackedWebSocket) -> None:
-        self.queue, self.websocket = sock.queue, websocket
-        self._sending: asyncio.Future | None = None
-        self.queue.on_put = self._wake
-        self._wake()  # what was queued before the socket was on WebSocket
-
-    def _wake(self) -> None:
-        if self._sending is None and not self.queue.empty():
-            self._sending = asyncio.ensure_future(self._send_queued())
-
-    async def _send_queued(self) -> None:
-        queue = self.queue
-        try:
-            while not queue.empty():
-                pkt = queue.get_nowait()
-                # As python-engineio's poll(): taken means no longer pending for the direct
-                # path; the send below starts without yielding and counts itself in ``sending``.
-                queue.task_done()
-                # Done after None, a failed send or a CLOSE packet (the session is over: the
-                # client is told, then the connection ends; see pings for silent clients).
-                if pkt is None or not await self._sent(pkt) or pkt.packet_type == eio_packet.CLOSE:
-                    queue.on_put = None
-                    await self.websocket.close()
-                    return
-        finally:
-            self._sending = None
-
-    async def _sent(self, pkt: Any) -> bool:
-        try:
-            await self.websocket.send(pkt.encode())
-        except Exception:  # the connection is gone
-            return False
-        return True
-
-    def abandon(self) -> None:
-        """Stop now: nothing more is sent, a send under way is cancelled, none is awaited."""
-        self.queue.on_put = None
-        if self._sending is not None:
-            self._sending.cancel()
-
-    async def finish(self) -> None:
-        """Queue the final None and wait until the writer has closed the WebSocket."""
-        if self.queue.on_put is None:  # already finished (None, a failed send) or abandoned
-            return
-        self.queue.put_nowait(None)
-        if self._sending is not None:
-            await self._sending
-
-
-class WebSocketEngineIOSocket(async_socket.AsyncSocket):
-    """python-engineio's socket, for sockets on WebSocket: closing it ends the WebSocket.
-
-    python-engineio's own WebSocket loop leaves that to a timeout on each read, and when it
-    drops a client for a missed PONG (its service task's ``check_ping_timeout``) it closes
-    only the Engine.IO socket. This loop reads without a timeout, so a close from the
-    server's side, whatever its reason, must also end the connection: after what is queued
-    (a CLOSE packet included), the writer closes the WebSocket. Set as the socket's class
-    once it is on WebSocket (python-engineio makes AsyncSocket instances itself); it adds
-    no state.
-    """
-
-    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
-        """python-engineio's close, then the end of the WebSocket once its queue is sent."""
-        await super().close(wait=wait, abort=abort, reason=reason)
-        if self.queue.on_put is not None:  # the writer is still there to end it
-            self.queue.put_nowait(None)
 
 
 class EngineIODirect:
