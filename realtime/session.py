@@ -33,6 +33,24 @@ class Session:
     client already has (or whose route ``offset`` was already replayed) is dropped.
     """
 
+    # One per connection, so slots: a dict of attributes would be 0.5 KiB more on each.
+    __slots__ = (
+        "_floors",
+        "_groups",
+        "_held",
+        "_holds",
+        "_offset_floor",
+        "admission",  # set by the transport's admission (realtime.admission)
+        "codec",
+        "hub",
+        "is_agent",
+        "keys",
+        "on_change",
+        "route",
+        "transport",
+        "user",  # likewise
+    )
+
     def __init__(self, route: Any, transport: Transport, hub: Hub, *, is_agent: bool = False):
         self.route = route
         self.transport = transport

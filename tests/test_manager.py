@@ -105,12 +105,23 @@ def test_open_connections_counts_what_is_registered(monkeypatch):
     assert closes == [before + 1, before]
 
 
-async def test_the_kept_handshake_environ_drops_only_the_spent_request_body():
+async def test_the_kept_handshake_environ_drops_only_what_the_handshake_used():
     from realtime.socketio.server import build_server
 
     server = build_server()
-    environ = {"QUERY_STRING": "EIO=4", "HTTP_COOKIE": "a=b", "wsgi.input": object()}
+    kept = {"QUERY_STRING": "EIO=4", "HTTP_COOKIE": "a=b", "HTTP_USER_AGENT": "x"}
+    spent = {
+        "wsgi.input": object(),
+        "HTTP_CONNECTION": "Upgrade",
+        "HTTP_UPGRADE": "websocket",
+        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+        "HTTP_SEC_WEBSOCKET_VERSION": "13",
+    }
+    for sid in ("eio1", "eio2"):  # keys built afresh per request, as python-engineio does
+        environ = {"".join(["HTTP_", "COOKIE"]): "a=b", **kept, **spent}
+        await server._handle_eio_connect(sid, environ)
+        assert server.environ[sid] == kept
 
-    await server._handle_eio_connect("eio1", environ)
-
-    assert server.environ["eio1"] == {"QUERY_STRING": "EIO=4", "HTTP_COOKIE": "a=b"}
+    (cookie1,) = [key for key in server.environ["eio1"] if key == "HTTP_COOKIE"]
+    (cookie2,) = [key for key in server.environ["eio2"] if key == "HTTP_COOKIE"]
+    assert cookie1 is cookie2  # one string for every connection

@@ -11,6 +11,7 @@ for a GET that may never come. Found by tests/test_fuzz.py; this module:
 """
 
 import logging
+import sys
 from typing import Any
 
 import socketio
@@ -103,6 +104,27 @@ async def _answer(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# Spent once the handshake is done: the request's (empty, already read) body, an instance of
+# a class python-engineio makes per request (2.8 KiB), and the WebSocket handshake's headers.
+_HANDSHAKE_ONLY = frozenset(
+    {
+        "wsgi.input",
+        "HTTP_CONNECTION",
+        "HTTP_UPGRADE",
+        "HTTP_SEC_WEBSOCKET_KEY",
+        "HTTP_SEC_WEBSOCKET_VERSION",
+        "HTTP_SEC_WEBSOCKET_EXTENSIONS",
+    }
+)
+
+
+def kept_environ(environ: dict) -> dict:
+    """The environ a connection keeps for its life (python-socketio hands it to every later
+    namespace connection): without ``_HANDSHAKE_ONLY``, its keys shared between connections
+    (python-engineio builds each ``HTTP_*`` key afresh per request)."""
+    return {sys.intern(key): value for key, value in environ.items() if key not in _HANDSHAKE_ONLY}
+
+
 class TolerantServer(socketio.AsyncServer):
     """An AsyncServer that drops socket.io packets it cannot decode instead of logging a
     traceback for each (python-socketio raises from its decoder), on an Engine.IO server
@@ -112,11 +134,9 @@ class TolerantServer(socketio.AsyncServer):
         return TrackingEngineIOServer
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> None:
-        # python-socketio keeps each connection's handshake environ for its lifetime. Its
-        # ``wsgi.input`` is that request's (empty, already read) body, as an instance of a
-        # class python-engineio creates per request: 2.8 KiB of the ~48 per idle connection.
-        environ.pop("wsgi.input", None)
-        await super()._handle_eio_connect(eio_sid, environ)
+        # python-socketio keeps each connection's handshake environ for its lifetime: keep
+        # a copy without what only the handshake used (see kept_environ).
+        await super()._handle_eio_connect(eio_sid, kept_environ(environ))
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
