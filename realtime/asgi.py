@@ -11,8 +11,9 @@ from .origins import is_allowed
 from .outbox import guard_send
 from .parking import PARKED_LOOP, LoopSlot
 from .routing import websocket_urlpatterns
+from .slimming import following_receive, slim_connection
 from .socketio.server import socketio_application
-from .wire import DIRECT_WRITER, direct_writer, server_transport, slim_connection
+from .wire import DIRECT_WRITER, direct_writer, server_transport
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,11 @@ class SendGuard:
             # The raw send stays reachable for the broadcast fast path (realtime.wire), and
             # the connection's read loop can run up here (realtime.parking).
             slot = LoopSlot()
-            scope = {**scope, DIRECT_WRITER: functools.partial(_accepted, send), PARKED_LOOP: slot}
+            followed = following_receive(receive, send)  # daphne's queue can be swapped
+            # Positional: a keyword would give every connection's partial a dict.
+            accepted = functools.partial(_accepted, send, followed is not receive)
+            scope = {**scope, DIRECT_WRITER: accepted, PARKED_LOOP: slot}
+            receive = followed
             send = _allow_standard_close_codes(guard_send(send), send)
             try:
                 await self.app(scope, receive, send)
@@ -65,9 +70,9 @@ class SendGuard:
         await self.app(scope, receive, send)
 
 
-def _accepted(send: Any, *, own_heartbeat: bool = False) -> Any:
+def _accepted(send: Any, receive_follows: bool, *, own_heartbeat: bool = False) -> Any:
     # Called by both transports right after their accept (see realtime.wire.DIRECT_WRITER).
-    slim_connection(send, own_heartbeat=own_heartbeat)
+    slim_connection(send, own_heartbeat=own_heartbeat, receive_follows=receive_follows)
     return direct_writer(send)
 
 

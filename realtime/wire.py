@@ -13,14 +13,12 @@ goes the ASGI way through the connection's ``Outbox``, which also keeps order: t
 path is taken only while that outbox is empty and not sending (see ``Outbox.push``).
 """
 
-import asyncio
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from . import conf
-from .queues import LeanEvent, LeanQueue
 
 # Scope key under which SendGuard leaves a factory: call it once, after accept, for the
 # connection's DirectWriter (or None); it also lets the server keep less (slim_connection).
@@ -205,53 +203,6 @@ def scope_direct_writer(scope: dict, *, own_heartbeat: bool = False) -> DirectWr
     """
     factory = scope.get(DIRECT_WRITER)
     return factory(own_heartbeat=own_heartbeat) if factory is not None else None
-
-
-def slim_connection(send: Any, *, own_heartbeat: bool = False) -> None:
-    """After the accept: let the server keep less for the connection's life (uvicorn).
-
-    Measured with tracemalloc over 2,000 idle socket.io clients. uvicorn's WebSocket protocol
-    keeps the parsed handshake request and its response, headers and all, and reads neither
-    once the handshake is done: 1.9 KiB; websockets' parser keeps the request too, so its
-    headers are emptied: 1.8 KiB more. Its receive queue and ``writable`` Event are an
-    asyncio.Queue and an asyncio.Event (3.8 KiB together): they become a LeanQueue and a
-    LeanEvent, which uvicorn uses the same way (put_nowait / get / empty; set / clear /
-    wait), only while nobody waits on them, so no waiter is left on the old ones; what the
-    queue holds moves over in order. With ``own_heartbeat`` (Engine.IO pings and drops silent
-    clients itself) uvicorn's keepalive stops: a timer per connection (0.6 KiB) and a
-    WebSocket ping every 20 s.
-    """
-    owner = server_protocol(send)
-    if getattr(owner, "handshake_complete", False) is not True:
-        return
-    if own_heartbeat and hasattr(owner, "stop_keepalive") and hasattr(owner, "ping_interval"):
-        owner.stop_keepalive()
-        owner.ping_interval = None  # nothing schedules it again
-    if hasattr(owner, "response"):
-        _clear_headers(owner.request)
-        owner.request = owner.response = None
-    _lean_queue_and_event(owner)
-
-
-def _clear_headers(request: Any) -> None:
-    # websockets' parser keeps the request in its generator's frame for good.
-    headers = getattr(request, "headers", None)
-    if hasattr(headers, "clear"):
-        headers.clear()
-
-
-def _lean_queue_and_event(owner: Any) -> None:
-    queue = getattr(owner, "queue", None)
-    if type(queue) is asyncio.Queue and queue.maxsize <= 0 and not queue._getters:
-        lean = LeanQueue()
-        while not queue.empty():
-            lean.put_nowait(queue.get_nowait())
-        owner.queue = lean
-    writable = getattr(owner, "writable", None)
-    if type(writable) is asyncio.Event and not writable._waiters:
-        owner.writable = LeanEvent()
-        if writable.is_set():
-            owner.writable.set()
 
 
 def direct_writer(send: Any) -> DirectWriter | None:
