@@ -21,7 +21,7 @@ from typing import Any
 from . import conf
 
 # Scope key under which SendGuard leaves a factory: call it once, after accept, for the
-# connection's DirectWriter (or None); it also lets the server keep less (slim_connection).
+# connection's DirectWriter (or None); it also lets the server keep less (realtime.slimming).
 DIRECT_WRITER = "realtime.direct_writer"
 
 
@@ -198,7 +198,7 @@ def scope_direct_writer(scope: dict, *, own_heartbeat: bool = False) -> DirectWr
     """The DirectWriter SendGuard left for this connection, if any; call after accept.
 
     ``own_heartbeat``: the application pings this connection itself (Engine.IO), so the
-    server's WebSocket keepalive is redundant (see slim_connection). Absent outside our ASGI
+    server's WebSocket keepalive is redundant (see realtime.slimming). Absent outside our ASGI
     stack (e.g. Channels' test communicators).
     """
     factory = scope.get(DIRECT_WRITER)
