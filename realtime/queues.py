@@ -1,12 +1,12 @@
 """asyncio.Queue and asyncio.Event behaviour at a fraction of their size, for per-connection use.
 
 Why: every connection holds a few of these for its whole life, mostly idle: python-engineio
-gives each socket a send queue (``AsyncServer.create_queue``), and uvicorn's WebSocket
-protocol a receive queue and a ``writable`` Event (swapped after the accept, see
-realtime.wire). ``asyncio.Queue()`` allocates three deques and an Event (a fourth deque) up
-front, and an Event one deque: 760 bytes each on Python 3.11, about 3 KiB per queue
-(tracemalloc, 2,000 socket.io clients). These keep the same contracts with lists, and make
-the lists of waiters only while someone waits.
+gives each socket a send queue (``AsyncServer.create_queue``), uvicorn's WebSocket protocol
+a receive queue and a ``writable`` Event, daphne's a receive queue (the servers' are swapped
+after the accept, see realtime.slimming). ``asyncio.Queue()`` allocates three deques and an
+Event (a fourth deque) up front, and an Event one deque: 760 bytes each on Python 3.11,
+about 3 KiB per queue (tracemalloc, 2,000 socket.io clients). These keep the same
+contracts with lists, and make the lists of waiters only while someone waits.
 """
 
 import asyncio
@@ -25,7 +25,7 @@ class LeanQueue:
 
     def __init__(self) -> None:
         # Called after each put, for a consumer that runs only while there is something to
-        # take instead of waiting in ``get`` (see realtime.socketio.websocket.QueueWriter).
+        # take instead of waiting in ``get`` (see realtime.socketio.writer.QueueWriter).
         self.on_put: Callable[[], None] | None = None
         self._items: list[Any] = []
         self._getters: list[asyncio.Future[None]] = []  # an idle connection's reader waits here

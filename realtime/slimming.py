@@ -32,7 +32,7 @@ def slim_connection(
     """
     owner = server_protocol(send)
     if receive_follows:
-        _lean_daphne_queue(owner)
+        _lean_queue(owner, "application_queue")
     if getattr(owner, "handshake_complete", False) is not True:
         return  # not uvicorn, or not accepted
     if own_heartbeat and hasattr(owner, "stop_keepalive") and hasattr(owner, "ping_interval"):
@@ -52,9 +52,7 @@ def _clear_headers(request: Any) -> None:
 
 
 def _lean_queue_and_event(owner: Any) -> None:
-    queue = getattr(owner, "queue", None)
-    if type(queue) is asyncio.Queue and queue.maxsize <= 0 and not queue._getters:
-        owner.queue = _moved_to_lean(queue)
+    _lean_queue(owner, "queue")
     writable = getattr(owner, "writable", None)
     if type(writable) is asyncio.Event and not writable._waiters:
         owner.writable = LeanEvent()
@@ -68,7 +66,7 @@ class FollowingReceive:
     daphne hands the application ``input_queue.get``, bound to the asyncio.Queue it made
     (3 KiB: three deques and an Event), and its protocol puts into
     ``protocol.application_queue``, the same queue. Read through this, that queue can become
-    a LeanQueue after the accept (``_lean_daphne_queue``), as uvicorn's does.
+    a LeanQueue after the accept (``slim_connection``), as uvicorn's does.
     """
 
     __slots__ = ("_first", "_protocol")
@@ -94,15 +92,12 @@ def following_receive(receive: Any, send: Any) -> Any:
     return receive
 
 
-def _lean_daphne_queue(owner: Any) -> None:
-    queue = getattr(owner, "application_queue", None)
+def _lean_queue(owner: Any, attribute: str) -> None:
+    # uvicorn's receive queue (``queue``) or daphne's (``application_queue``). Only while
+    # nobody waits on it, so no getter is left on the old one; its items move over in order.
+    queue = getattr(owner, attribute, None)
     if type(queue) is asyncio.Queue and queue.maxsize <= 0 and not queue._getters:
-        owner.application_queue = _moved_to_lean(queue)
-
-
-def _moved_to_lean(queue: asyncio.Queue) -> LeanQueue:
-    # Only while nobody waits on it (callers check): no getter is left on the old one.
-    lean = LeanQueue()
-    while not queue.empty():
-        lean.put_nowait(queue.get_nowait())
-    return lean
+        lean = LeanQueue()
+        while not queue.empty():
+            lean.put_nowait(queue.get_nowait())
+        setattr(owner, attribute, lean)

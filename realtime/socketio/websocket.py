@@ -58,16 +58,13 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
             self.writer = scope_direct_writer(scope, own_heartbeat=True)  # Engine.IO pings
             opened = await open_websocket(sock, self)
         except BaseException:
-            self._forget()
+            _forget(sock)
             raise
         if opened:
             await run_or_park(scope, serve_websocket(sock, self))  # which forgets it at the end
         else:
-            self._forget()
+            _forget(sock)
         return ""
-
-    def _forget(self) -> None:
-        _forget(self.eio_socket)
 
     async def send(self, message: Any) -> None:
         """Engine.IO's own send, counted so a direct write never overtakes it."""
