@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import io
 import json
 import os
 import socket
@@ -66,14 +67,30 @@ def closed_by_server(sock: socket.socket, seconds: float) -> bool:
     closed the connection (reading earlier would make the client a reader again)."""
     time.sleep(seconds)
     sock.settimeout(2.0)
+    deadline = time.monotonic() + 10  # what the server had queued drains well within this
     try:
         while sock.recv(1 << 20):
-            pass
+            if time.monotonic() > deadline:
+                return False  # data keeps coming: still connected
     except (ConnectionResetError, BrokenPipeError):
         return True
     except TimeoutError:
-        return False  # data kept coming: still connected
+        return False  # the server neither sends nor closes: still connected
     return True
+
+
+async def stop_publishing(trickle: asyncio.Task) -> None:
+    """Cancel ``trickle`` and wait for it; a publish that ignores the cancel fails the test
+    with the stacks of every task instead of hanging it."""
+    trickle.cancel()
+    done, _ = await asyncio.wait([trickle], timeout=15)
+    if not done:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        pytest.fail(f"the publisher did not stop within 15 s of its cancel:\n{stacks.getvalue()}")
+    if not trickle.cancelled() and trickle.exception() is not None:
+        raise trickle.exception()
 
 
 async def run_load(ws, pid: int, label: str) -> dict:
@@ -148,8 +165,7 @@ async def test_stuck_clients_are_bounded_and_dropped(live_servers, settings, kin
                 asyncio.to_thread(closed_by_server, stuck_sio, 4 * STUCK_SECONDS),
             )
         finally:
-            trickle.cancel()
-            await asyncio.gather(trickle, return_exceptions=True)  # gone before the loop is
+            await stop_publishing(trickle)  # gone before the loop is
         growth = with_stuck["peak_rss_mb"] - idle_rss
         print(
             f"{kind}: idle RSS {idle_rss:.1f} MB, peak growth with stuck clients {growth:.1f} MB "
