@@ -57,7 +57,10 @@ class SendGuard:
             followed = following_receive(receive, send)  # daphne's queue can be swapped
             # Positional: a keyword would give every connection's partial a dict.
             accepted = functools.partial(_accepted, send, followed is not receive)
-            scope = {**scope, DIRECT_WRITER: accepted, PARKED_LOOP: slot}
+            # Added in place, not to a copy (uvicorn's proxy-headers middleware does the
+            # same): a copy is a second 0.5 KiB dict per connection for its whole life, and
+            # the server reads only its own keys of the scope.
+            scope[DIRECT_WRITER], scope[PARKED_LOOP] = accepted, slot
             receive = followed
             send = _allow_standard_close_codes(guard_send(send), send)
             try:
@@ -66,6 +69,10 @@ class SendGuard:
                 parked = slot.take()
                 if parked is not None:
                     await parked
+                # The server's scope would otherwise hold its protocol in a cycle (through
+                # the raw send in the factory), left for the cyclic collector.
+                scope.pop(DIRECT_WRITER, None)
+                scope.pop(PARKED_LOOP, None)
             return
         await self.app(scope, receive, send)
 

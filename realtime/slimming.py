@@ -27,7 +27,8 @@ def slim_connection(
     wait), only while nobody waits on them, so no waiter is left on the old ones; what the
     queue holds moves over in order. With ``own_heartbeat`` (Engine.IO pings and drops silent
     clients itself) uvicorn's keepalive stops: a timer per connection (0.6 KiB) and a
-    WebSocket ping every 20 s. daphne's receive queue becomes a LeanQueue too, when the
+    WebSocket ping every 20 s. Last, uvicorn's protocol gets its attributes in a dict sized
+    for them (0.7 KiB less). daphne's receive queue becomes a LeanQueue too, when the
     application reads it through ``FollowingReceive`` (``receive_follows``).
     """
     owner = server_protocol(send)
@@ -42,6 +43,30 @@ def slim_connection(
         _clear_headers(owner.request)
         owner.request = owner.response = None
     _lean_queue_and_event(owner)
+    _compact_attributes(owner)
+
+
+def _compact_attributes(owner: Any) -> None:
+    # uvicorn's protocol sets 36 attributes: past 30, CPython turns the instance's shared-key
+    # dict into a table of 128 slots (1.5 KiB); the same attributes rebuilt fit in 64 (0.8).
+    # Values and their order are unchanged, and nothing holds the old dict.
+    if type(getattr(owner, "__dict__", None)) is dict:
+        owner.__dict__ = dict(owner.__dict__)
+
+
+def drop_scope_headers(scope: dict) -> None:
+    """Empty the handshake headers of a socket.io connection's scope, in place.
+
+    Measured with tracemalloc: 0.8 KiB per idle connection (a tuple and a bytes object per
+    header). python-engineio copied the headers it uses into the connection's environ when
+    the request arrived (the namespace connect handlers read them there), and neither
+    uvicorn nor daphne reads them after the accept (uvicorn's log lines use the client, path
+    and query string). In place: the server's scope and ours share the one list. Plain
+    WebSocket consumers may read ``scope["headers"]`` at any time: keep theirs.
+    """
+    headers = scope.get("headers")
+    if type(headers) is list:
+        headers.clear()
 
 
 def _clear_headers(request: Any) -> None:

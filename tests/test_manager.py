@@ -1,6 +1,8 @@
 """What python-socketio keeps per connection: its manager's books (realtime.socketio.manager,
 disconnects in O(own rooms)) and the handshake environ."""
 
+import sys
+
 import socketio
 
 from realtime import shutdown
@@ -109,13 +111,31 @@ async def test_the_kept_handshake_environ_drops_only_what_the_handshake_used():
     from realtime.socketio.server import build_server
 
     server = build_server()
-    kept = {"QUERY_STRING": "EIO=4", "HTTP_COOKIE": "a=b", "HTTP_USER_AGENT": "x"}
+    kept = {
+        "QUERY_STRING": "EIO=4",
+        "HTTP_COOKIE": "a=b",
+        "HTTP_USER_AGENT": "x",
+        "HTTP_AUTHORIZATION": "Bearer t",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/socket.io/",
+        "REMOTE_ADDR": "127.0.0.1",
+        "asgi.scope": {"client": ("10.0.0.7", 5000)},
+    }
     spent = {
         "wsgi.input": object(),
         "HTTP_CONNECTION": "Upgrade",
         "HTTP_UPGRADE": "websocket",
         "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
         "HTTP_SEC_WEBSOCKET_VERSION": "13",
+        # python-engineio's ASGI driver: the same constants for every request
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.async": True,
+        "SERVER_SOFTWARE": "asgi",
+        "SERVER_NAME": "asgi",
+        "SERVER_PORT": "0",
+        "REMOTE_PORT": "0",
+        "SCRIPT_NAME": "",
     }
     for sid in ("eio1", "eio2"):  # keys built afresh per request, as python-engineio does
         environ = {"".join(["HTTP_", "COOKIE"]): "a=b", **kept, **spent}

@@ -7,6 +7,7 @@ compression) and every client, fast path or not, gets every broadcast once and i
 
 import asyncio
 import json
+import sys
 import threading
 
 import pytest
@@ -17,9 +18,10 @@ from websockets.protocol import State
 from realtime import backlog, shutdown, wire
 from realtime.backlog import Backlog
 from realtime.outbox import Outbox
+from realtime.parking import PARKED_LOOP
 from realtime.publish import apublish
 from realtime.queues import LeanEvent, LeanQueue
-from realtime.wire import SharedFrame
+from realtime.wire import DIRECT_WRITER, SharedFrame
 from tests.clients import SocketIOClient, plain_ws
 
 pytestmark = pytest.mark.asyncio
@@ -192,6 +194,19 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
             for connection, p in zip(connections, protocols, strict=True)
         }
         assert keepalive == {"socketio": False, "ws": True}
+        # socket.io's handshake headers live on in python-socketio's environ (the namespace
+        # connect handlers read them there): the scope's copy goes; a plain consumer keeps it.
+        headers = {
+            "socketio" if hasattr(connection, "eio_socket") else "ws": len(p.scope["headers"])
+            for connection, p in zip(connections, protocols, strict=True)
+        }
+        assert headers["socketio"] == 0 and headers["ws"] > 0, headers
+        (eio_socket,) = [c.eio_socket for c in connections if hasattr(c, "eio_socket")]
+        socketio_server = eio_socket.server.handlers["connect"].__self__
+        environ = socketio_server.environ[eio_socket.sid]
+        assert environ["HTTP_HOST"] == f"127.0.0.1:{uvicorn_server}"
+        # Each protocol's attributes sit in a dict sized for them (36 would take 1.5 KiB).
+        assert all(sys.getsizeof(vars(p)) < 1000 for p in protocols)
         await burst_arrives_whole_and_in_order(ws, sio, 20)  # and nothing missed them
         # What clients send still reaches the app through the swapped receive queue.
         await ws.send('{"action": "subscribe", "topic": "nonsense"}')
@@ -200,6 +215,13 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
         await sio.client.emit("running_logger", "just a string", namespace="/running_logger")
         assert (await sio.next())["message"]["code"] == "not_an_object"
         await sio.disconnect()
+    # SendGuard added its two keys to the server's own scope: gone with the connection, so
+    # the scope does not hold the protocol in a cycle (through the raw send).
+    for _ in range(100):
+        if not any(DIRECT_WRITER in p.scope or PARKED_LOOP in p.scope for p in protocols):
+            break
+        await asyncio.sleep(0.05)
+    assert [sorted(k for k in p.scope if k.startswith("realtime.")) for p in protocols] == [[]] * 2
 
 
 @pytest.mark.django_db(transaction=True)
