@@ -6,7 +6,7 @@ from typing import Any
 
 from channels.routing import ProtocolTypeRouter, URLRouter
 
-from . import collector, conf
+from . import collector, conf, logfilters
 from .origins import is_allowed
 from .outbox import guard_send
 from .parking import PARKED_LOOP, LoopSlot
@@ -114,6 +114,7 @@ def _allow_standard_close_codes(send: Any, raw_send: Any) -> Any:
 def realtime_application(http_app: Any) -> Any:
     """``/socket.io/`` to socket.io; other HTTP to ``http_app``; WebSocket to the routes."""
     collector.tune_for_connections()
+    logfilters.quiet_connection_logs()
     return SendGuard(
         socketio_application(
             ProtocolTypeRouter(

@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     # connection; objects built at startup are frozen too. None: Python's defaults, untouched.
     # Why these: see realtime.collector.
     "GC_THRESHOLDS": (2_000, 10, 100),
+    # Keep uvicorn's INFO lines for every WebSocket accepted and opened (two per connection);
+    # off, they are dropped (realtime.logfilters.QuietConnections).
+    "LOG_CONNECTIONS": False,
 }
 
 
