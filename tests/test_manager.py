@@ -72,6 +72,7 @@ async def test_a_disconnect_visits_only_the_clients_own_rooms():
     manager = IndexedManager()
     _server(manager)
     sids = [await manager.connect(f"eio{n}", NS) for n in range(1000)]
+    assert manager._client_rooms == {}  # None and its own room are implied: no entry per client
     manager.rooms[NS] = NoScans(manager.rooms[NS])
 
     manager.pre_disconnect(sids[500], NS)
