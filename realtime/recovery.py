@@ -25,6 +25,9 @@ from .loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
+# Longest a Redis command of the recovery store may take (see RedisRecovery).
+REDIS_TIMEOUT = 5.0
+
 
 def parse_offset(offset: str) -> tuple[int, int] | None:
     """A stream id ``"<ms>-<n>"`` as a comparable tuple; None if it is not one."""
@@ -82,8 +85,12 @@ class RedisRecovery:
         self.url = url
         # A blocking pool: thousands of sockets disconnecting at once wait for a connection
         # instead of failing with "Too many connections" (seen in the benchmark at C=5,000).
+        # No socket_timeout: with one, redis-py sends under asyncio.wait_for, which on Python
+        # 3.11 loses a cancellation that arrives as the send completes (CPython gh-86296,
+        # fixed in 3.12): a cancelled publisher went on publishing. Every command here runs
+        # under asyncio.timeout(REDIS_TIMEOUT) instead, which keeps the cancellation.
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=32, timeout=10, socket_timeout=5, socket_connect_timeout=5
+            url, max_connections=32, timeout=10, socket_timeout=None, socket_connect_timeout=5
         )
         self.client = redis.Redis(connection_pool=pool)
         self.prefix = conf.get("GROUP_PREFIX")
@@ -96,27 +103,29 @@ class RedisRecovery:
 
     async def append(self, route: str, entry: dict[str, Any]) -> str:
         """XADD, trimmed to about ``RECOVERY_MAX_PACKETS`` entries."""
-        offset = await self.client.xadd(
-            self._stream(route),
-            {"m": orjson.dumps(entry)},
-            maxlen=conf.get("RECOVERY_MAX_PACKETS"),
-            approximate=True,
-        )
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            offset = await self.client.xadd(
+                self._stream(route),
+                {"m": orjson.dumps(entry)},
+                maxlen=conf.get("RECOVERY_MAX_PACKETS"),
+                approximate=True,
+            )
         return offset.decode()
 
     async def since(self, route: str, offset: tuple[int, int]) -> list[tuple[str, dict]] | None:
         """Entries after ``offset``; None when the stream was trimmed past it."""
         key, start = self._stream(route), f"{offset[0]}-{offset[1]}"
-        info = await self.client.xinfo_stream(key) if await self.client.exists(key) else None
-        if info and info.get("first-entry"):
-            first = parse_offset(info["first-entry"][0].decode())
-            if (
-                first is not None
-                and first > offset
-                and info["length"] >= conf.get("RECOVERY_MAX_PACKETS")
-            ):
-                return None
-        rows = await self.client.xrange(key, min=f"({start}", max="+")
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            info = await self.client.xinfo_stream(key) if await self.client.exists(key) else None
+            if info and info.get("first-entry"):
+                first = parse_offset(info["first-entry"][0].decode())
+                if (
+                    first is not None
+                    and first > offset
+                    and info["length"] >= conf.get("RECOVERY_MAX_PACKETS")
+                ):
+                    return None
+            rows = await self.client.xrange(key, min=f"({start}", max="+")
         return [(ident.decode(), orjson.loads(fields[b"m"])) for ident, fields in rows]
 
     async def last_offset(self, route: str) -> str:
@@ -133,7 +142,8 @@ class RedisRecovery:
         return await asyncio.shield(read)
 
     async def _newest_id(self, route: str) -> str:
-        rows = await self.client.xrevrange(self._stream(route), count=1)
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            rows = await self.client.xrevrange(self._stream(route), count=1)
         return rows[0][0].decode() if rows else "0-0"
 
     async def save_session(self, pid: str, state: dict[str, Any]) -> None:
@@ -148,7 +158,7 @@ class RedisRecovery:
         await self._session_writes.submit((key, orjson.dumps(state), window))
 
     async def _set_all(self, items: list[tuple[str, bytes, int]]) -> list[None]:
-        async with self.client.pipeline(transaction=False) as pipe:
+        async with asyncio.timeout(REDIS_TIMEOUT), self.client.pipeline(transaction=False) as pipe:
             for key, value, expiry in items:
                 pipe.set(key, value, ex=expiry)
             await pipe.execute()
@@ -156,7 +166,8 @@ class RedisRecovery:
 
     async def load_session(self, pid: str) -> dict[str, Any] | None:
         """The stored state, or None once it expired."""
-        raw = await self.client.get(f"{self.prefix}:session:{pid}")
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            raw = await self.client.get(f"{self.prefix}:session:{pid}")
         return orjson.loads(raw) if raw else None
 
 

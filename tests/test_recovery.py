@@ -69,3 +69,63 @@ async def test_concurrent_offset_reads_share_one_xrevrange(store, redis_url):
     # Once that read is over, the next caller reads afresh and sees newer entries.
     newer = await store.append("running_logger", {"event": "{}", "seq": 3, "key": "pi-1"})
     assert await store.last_offset("running_logger") == newer
+
+
+async def test_a_publisher_cancelled_as_its_redis_write_completes_stops(monkeypatch, settings):
+    # Python 3.11's asyncio.wait_for returns its result instead of raising when a cancel
+    # arrives as the awaitable it wraps completes (CPython gh-86296), and redis-py writes
+    # under wait_for when the pool has a socket_timeout: the recovery store's had one, and a
+    # cancelled publisher went on publishing (test_slow_client hung on it once in CI).
+    from realtime.publish import apublish
+
+    settings.REALTIME = {**settings.REALTIME, "STORE": None}
+    armed: dict[str, asyncio.Task] = {}
+    real_drain = asyncio.StreamWriter.drain
+
+    async def drain_then_cancel(writer: asyncio.StreamWriter) -> None:
+        await real_drain(writer)
+        task = armed.pop("task", None)
+        if task is not None:  # the cancel lands as the write completes
+            asyncio.get_running_loop().call_soon(task.cancel)
+
+    async def publish_forever() -> None:
+        while True:
+            await apublish("running_logger", "running_logger", {"n": 1}, key="pi-cancel")
+
+    await apublish("running_logger", "running_logger", {"n": 0}, key="pi-cancel")  # connect
+    monkeypatch.setattr(asyncio.StreamWriter, "drain", drain_then_cancel)
+    publisher = asyncio.ensure_future(publish_forever())
+    armed["task"] = publisher
+    done, _ = await asyncio.wait([publisher], timeout=5)
+    publisher.cancel()  # a swallowed cancel would leave it publishing: stop it either way
+    await asyncio.wait([publisher], timeout=5)
+    assert "task" not in armed, "no Redis write happened after the publisher started"
+    assert done, "the publisher went on publishing after its cancel"
+
+
+async def test_a_redis_that_never_answers_times_out(monkeypatch):
+    # Without a socket timeout on the pool (above), asyncio.timeout bounds every command.
+    async def accept_and_stay_silent(reader, writer) -> None:
+        while await reader.read(1 << 16):  # read what comes, answer nothing, until closed
+            pass
+        writer.close()
+
+    silent = await asyncio.start_server(accept_and_stay_silent, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    monkeypatch.setattr(recovery, "REDIS_TIMEOUT", 0.5)
+    store = recovery.RedisRecovery(f"redis://127.0.0.1:{port}/0")
+    try:
+        for call in (
+            store.append("running_logger", {"key": "k", "seq": None, "event": {}}),
+            store.last_offset("running_logger"),
+            store.save_session("pid-1", {"route": "running_logger"}),
+            store.load_session("pid-1"),
+            store.since("running_logger", (0, 0)),
+        ):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError):
+                await call
+            assert asyncio.get_running_loop().time() - started < 2
+    finally:
+        silent.close()
+        await store.client.aclose(close_connection_pool=True)
