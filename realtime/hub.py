@@ -284,7 +284,10 @@ class Hub:
                     "request_id": request_id,
                 },
             )
-            return await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that
+            # arrives as the future completes (CPython gh-86296; see realtime.recovery).
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             return False
         finally:

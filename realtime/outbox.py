@@ -192,7 +192,8 @@ class Outbox:
         if self._idle is None:
             self._idle = asyncio.Event()
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see Hub.ask_agents
+                await self._idle.wait()
         except TimeoutError:
             return False
         return True
