@@ -70,6 +70,7 @@ async def http_ok(base: str) -> int:
 @pytest.mark.asyncio
 async def test_redis_stop_and_restart_mid_run(live_servers):
     redis_server = PrivateRedis().start()
+    restarted = None
     env = {**live_servers.env, "REDIS_URL": redis_server.url}
     server = live_servers.start("daphne", env={"REDIS_URL": redis_server.url})
     sio = SocketIOClient("uia")
@@ -81,6 +82,7 @@ async def test_redis_stop_and_restart_mid_run(live_servers):
             assert (await sio.next())["message"] == {"n": "before"}
 
             redis_server.stop()
+            restarted = PrivateRedis(port=redis_server.port)  # held for the restart
             code, err, seconds = publish_cli(env, "during")
             print(f"\npublish during outage: exit {code} in {seconds:.2f}s: {err.strip()[-160:]}")
             assert code != 0 and "Could not publish" in err
@@ -91,7 +93,7 @@ async def test_redis_stop_and_restart_mid_run(live_servers):
             # A new connection during the outage is accepted and subscribed locally.
             async with plain_ws(f"{server.ws}/ws/uia/?process_id=p-new") as late:
                 await asyncio.sleep(1.0)
-                restarted = PrivateRedis(port=redis_server.port).start()
+                restarted.start()
                 try:
                     got, attempts = await publish_until_received(
                         env, lambda s: next_update(late, s), "after", "p-new"
@@ -112,20 +114,22 @@ async def test_redis_stop_and_restart_mid_run(live_servers):
     finally:
         await sio.disconnect()
         redis_server.stop()
+        if restarted is not None:
+            restarted.stop()
     print(f"hub log lines about the outage: {log.count('Hub receive failed')} receive failures")
 
 
 @pytest.mark.asyncio
 async def test_startup_with_redis_down_then_up(live_servers):
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
+    redis_server = PrivateRedis()  # its port held, nothing listening yet
+    url = redis_server.url
     env = {**live_servers.env, "REDIS_URL": url}
     server = live_servers.start("daphne", env={"REDIS_URL": url})
     assert await http_ok(server.http) == 404
     async with plain_ws(f"{server.ws}/ws/uia/") as ws:
         await asyncio.sleep(0.5)
         assert server.proc.poll() is None
-        redis_server = PrivateRedis(port=port).start()
+        redis_server.start()
         try:
             got, attempts = await publish_until_received(
                 env, lambda s: next_json(ws, s), "late", "p-late"
