@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -23,10 +25,10 @@ def reserve_port(port: int = 0) -> socket.socket:
     """A socket holding ``port`` (0: a free one) on 127.0.0.1 until a server takes it over.
 
     Why: a port number alone can be handed out again (measured: 5 times in 100,000 pairs of
-    bind(0)) to a server a test starts meanwhile, or used as a connection's source port, while
-    the test keeps its Redis down. Bound with SO_REUSEADDR and not listening, the socket keeps
-    the port out of bind(0) and connect(), connections to it are still refused, and a server
-    that binds with SO_REUSEADDR (redis-server does) can still take it.
+    bind(0)), e.g. to a server the test starts while it keeps its Redis down. Bound with
+    SO_REUSEADDR and not listening, the socket keeps the port out of bind(0) (checked: 20,000
+    calls), connections to it are still refused, and a server that binds with SO_REUSEADDR
+    (redis-server does) can still take it.
     """
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -191,10 +193,9 @@ class PrivateRedis:
 
     def _check_it_answers(self) -> None:
         # A port that accepts is not proof: make sure it is this redis-server that answers.
-        import redis
-
         try:
-            pong = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5).ping()
+            with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5) as client:
+                pong = client.ping()
         except redis.RedisError as exc:
             pong = exc
         if pong is not True or self.proc.poll() is not None:
