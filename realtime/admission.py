@@ -19,7 +19,7 @@ from .loops import PerLoop
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)  # one per connection
 class Admission:
     """An admitted connection: its user, its address slot and its message rate limiter."""
 

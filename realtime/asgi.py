@@ -55,12 +55,13 @@ class SendGuard:
             # the connection's read loop can run up here (realtime.parking).
             slot = LoopSlot()
             followed = following_receive(receive, send)  # daphne's queue can be swapped
-            # Positional: a keyword would give every connection's partial a dict.
-            accepted = functools.partial(_accepted, send, followed is not receive)
             # Added in place, not to a copy (uvicorn's proxy-headers middleware does the
             # same): a copy is a second 0.5 KiB dict per connection for its whole life, and
-            # the server reads only its own keys of the scope.
-            scope[DIRECT_WRITER], scope[PARKED_LOOP] = accepted, slot
+            # the server reads only its own keys of the scope. The factory is only in the
+            # scope (no local of this long-lived frame), so taking it out there frees it.
+            # Positional: a keyword would give every connection's partial a dict.
+            scope[DIRECT_WRITER] = functools.partial(_accepted, send, followed is not receive)
+            scope[PARKED_LOOP] = slot
             receive = followed
             send = _allow_standard_close_codes(guard_send(send), send)
             try:

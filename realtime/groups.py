@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import sys
 
 from . import conf
 
@@ -24,7 +25,9 @@ def _name(*parts: str) -> str:
             f"Group name {name!r} is not valid for Channels; "
             "shorten settings.REALTIME['GROUP_PREFIX']."
         )
-    return name
+    # Interned: every session keeps the names of its groups, and thousands follow the same
+    # route; one string each instead of one per connection (76 bytes).
+    return sys.intern(name)
 
 
 def route_group(route: str) -> str:

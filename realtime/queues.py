@@ -28,7 +28,8 @@ class LeanQueue:
         # take instead of waiting in ``get`` (see realtime.socketio.writer.QueueWriter).
         self.on_put: Callable[[], None] | None = None
         self._items: list[Any] = []
-        self._getters: list[asyncio.Future[None]] = []  # an idle connection's reader waits here
+        # An idle connection's reader waits here; made on first wait, as ``_joiners``.
+        self._getters: list[asyncio.Future[None]] | None = None
         self._joiners: list[asyncio.Future[None]] | None = None
         # Named as asyncio.Queue names it: the direct path reads it (EngineIODirect).
         self._unfinished_tasks = 0
@@ -67,6 +68,8 @@ class LeanQueue:
         """The oldest item, waiting for one if needed."""
         while not self._items:
             getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
             self._getters.append(getter)
             try:
                 await getter

@@ -199,9 +199,11 @@ def scope_direct_writer(scope: dict, *, own_heartbeat: bool = False) -> DirectWr
 
     ``own_heartbeat``: the application pings this connection itself (Engine.IO), so the
     server's WebSocket keepalive is redundant (see realtime.slimming). Absent outside our ASGI
-    stack (e.g. Channels' test communicators).
+    stack (e.g. Channels' test communicators). The factory is taken out of the scope: kept
+    there, it (and its arguments) would stay for the connection's life (0.1 KiB); a plain
+    consumer's scope is a copy made by Channels' router, so there the server's keeps it.
     """
-    factory = scope.get(DIRECT_WRITER)
+    factory = scope.pop(DIRECT_WRITER, None)
     return factory(own_heartbeat=own_heartbeat) if factory is not None else None
 
 

@@ -207,6 +207,21 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
         assert environ["HTTP_HOST"] == f"127.0.0.1:{uvicorn_server}"
         # Each protocol's attributes sit in a dict sized for them (36 would take 1.5 KiB).
         assert all(sys.getsizeof(vars(p)) < 1000 for p in protocols)
+        # socket.io took the direct-writer factory out of the scope after the accept (a plain
+        # consumer reads a copy of the scope that Channels' router made); the parked read
+        # loop's slot stays for the connection's life.
+        scope_keys = {
+            "socketio" if hasattr(connection, "eio_socket") else "ws": (
+                DIRECT_WRITER in p.scope,
+                PARKED_LOOP in p.scope,
+            )
+            for connection, p in zip(connections, protocols, strict=True)
+        }
+        assert scope_keys == {"socketio": (False, True), "ws": (True, True)}
+        # Both sessions name their group with the one string the hub keys it by (interned).
+        sessions = [(name, m) for name, members in hub.members.items() for m in members]
+        assert len(sessions) == 2
+        assert all(m._groups == (name,) and m._groups[0] is name for name, m in sessions)
         await burst_arrives_whole_and_in_order(ws, sio, 20)  # and nothing missed them
         # What clients send still reaches the app through the swapped receive queue.
         await ws.send('{"action": "subscribe", "topic": "nonsense"}')

@@ -98,6 +98,23 @@ def _replay(session: Any, missed: list[tuple[str, dict]], last: str) -> None:
     session.skip_through(last)  # live copies of what was replayed are dropped
 
 
+class Saver:
+    """``save`` for one recovery session id: a session's ``on_change``.
+
+    A slotted object, not a closure: per connection, 0.1 KiB against a function, its
+    closure tuple and two cells (0.2 KiB).
+    """
+
+    __slots__ = ("pid", "start")
+
+    def __init__(self, pid: str, start: str) -> None:
+        self.pid, self.start = pid, start
+
+    async def __call__(self, session: Any) -> None:
+        """Save ``session``'s subscriptions under this ``pid``."""
+        await save(session, self.pid, self.start)
+
+
 async def save(session: Any, pid: str, start: str) -> None:
     """Keep the session's subscriptions under ``pid`` for the recovery window."""
     state = {**session.export_state(), "route": session.route.name, "start": start}

@@ -28,6 +28,9 @@ class SocketTransport:
     client never sees an event of a namespace it has not been told it joined.
     """
 
+    # Per connection, so slots; a weak reference for realtime.shutdown's registry.
+    __slots__ = ("__weakref__", "_direct_checked", "_held", "codec", "eio_socket", "outbox")
+
     def __init__(self, eio_socket: Any, codec: SocketIOEventCodec) -> None:
         self.eio_socket = eio_socket
         self.codec = codec
@@ -105,7 +108,7 @@ class RouteNamespace(socketio.AsyncNamespace):
         if not (isinstance(pid, str) and await csr.recover(session, pid, claims.get("offset"))):
             pid = csr.new_pid()
             await session.start(key, options)
-        session.on_change = lambda changed: csr.save(changed, pid, start)
+        session.on_change = csr.Saver(pid, start)
         await csr.save(session, pid, start)
         return pid, start
 
