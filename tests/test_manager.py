@@ -15,10 +15,23 @@ def _server(manager: socketio.AsyncManager) -> socketio.AsyncServer:
     return socketio.AsyncServer(async_mode="asgi", client_manager=manager)
 
 
+def _rooms(manager: socketio.AsyncManager, sids: list[str]) -> dict:
+    """Each namespace's rooms and their members as python-socketio reads them (emits go to
+    ``get_participants``), clients' own rooms included (IndexedManager implies them)."""
+    rooms = {}
+    for ns, stored in manager.rooms.items():
+        names = [*stored, *(sid for sid in sids if sid not in stored)]
+        members = {room: dict(manager.get_participants(ns, room)) for room in names}
+        rooms[ns] = {room: sids for room, sids in members.items() if sids}
+    return rooms
+
+
 def _state(manager: socketio.AsyncManager, sids: list[str]) -> dict:
     """What the rest of python-socketio reads of a manager."""
     return {
-        "rooms": {ns: {room: dict(m) for room, m in r.items()} for ns, r in manager.rooms.items()},
+        "rooms": _rooms(manager, sids),
+        "connected_room": {ns: dict(r[None]) for ns, r in manager.rooms.items()},
+        "several_rooms": sorted(manager.get_participants(NS, [*sids, "ops"])) if sids else [],
         "pending_connect": {ns: list(s) for ns, s in manager.pending_connect.items()},
         "pending_disconnect": {ns: list(s) for ns, s in manager.pending_disconnect.items()},
         "callbacks": sorted(manager.callbacks),
@@ -47,6 +60,11 @@ async def _scenario(manager: socketio.AsyncManager) -> list[dict]:
     await manager.disconnect(sids[1], NS)
     await manager.disconnect(pending, NS)
     states.append(_state(manager, [*sids, pending]))
+    await manager.leave_room(sids[3], NS, sids[3])  # its own room, which python-socketio allows
+    states.append(_state(manager, [*sids, pending]))
+    await manager.enter_room(sids[3], NS, sids[3])
+    states.append(_state(manager, [*sids, pending]))
+    await manager.leave_room(sids[0], NS, sids[0])
     await manager.close_room("ops", NS)
     for sid in (sids[0], sids[2], sids[3]):
         await manager.disconnect(sid, NS)
