@@ -31,7 +31,7 @@ def _state(manager: socketio.AsyncManager, sids: list[str]) -> dict:
     return {
         "rooms": _rooms(manager, sids),
         "connected_room": {ns: dict(r[None]) for ns, r in manager.rooms.items()},
-        "several_rooms": sorted(manager.get_participants(NS, [*sids, "ops"])) if sids else [],
+        "several_rooms": sorted(manager.get_participants(NS, [*sids, "ops"])),
         "pending_connect": {ns: list(s) for ns, s in manager.pending_connect.items()},
         "pending_disconnect": {ns: list(s) for ns, s in manager.pending_disconnect.items()},
         "callbacks": sorted(manager.callbacks),
