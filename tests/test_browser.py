@@ -3,6 +3,7 @@
 Screenshots go to ``artifacts/`` (gitignored; CI leaves them in the work tree).
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -72,6 +73,62 @@ def page(browser):
     context.close()
 
 
+class SocketTrace:
+    """What the page's socket.io connection carried (WebSocket frames, polling requests),
+    for the message of a failed wait. Why: this test failed once in CI with the page stuck at
+    a run's first state, and nothing said whether the server had sent the rest."""
+
+    def __init__(self, page) -> None:
+        self.events: list[str] = []
+        page.on("websocket", self._opened)
+        page.on("requestfinished", self._polled)
+
+    def _opened(self, ws) -> None:
+        self.events.append(f"websocket open {ws.url}")
+        ws.on("framesent", lambda payload: self.events.append(f"ws > {_packet(payload)}"))
+        ws.on("framereceived", lambda payload: self.events.append(f"ws < {_packet(payload)}"))
+        ws.on("close", lambda _: self.events.append("websocket closed"))
+
+    def _polled(self, request) -> None:
+        if "/socket.io/" in request.url:
+            self.events.append(f"polling {request.method} {request.url.split('?')[-1][:80]}")
+
+    def wait(self, page, expression: str, what: str) -> None:
+        """``page.wait_for_function``, failing with the last of what the socket carried."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.wait_for_function(expression, timeout=WAIT_MS)
+        except PlaywrightTimeout:
+            shot(page, "failed-wait")
+            last = "\n".join(self.events[-25:])
+            pytest.fail(
+                f"{what} within {WAIT_MS} ms; the socket's last events "
+                f"({len(self.events)} in all):\n{last}",
+                pytrace=False,
+            )
+
+
+def _packet(payload) -> str:
+    """A socket.io packet, short: an event's topic, instance, progress and last argument."""
+    text = str(payload)
+    head, bracket, body = text.partition("[")
+    try:
+        args = json.loads(bracket + body)
+    except ValueError:
+        return text[:100]
+    event = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    fields = {
+        "topic": event.get("topic"),
+        "id": event.get("process_instance_id"),
+        "progress": message.get("task_progress"),
+        "edges": message.get("running_edge"),
+        "last": args[-1] if len(args) > 2 and isinstance(args[-1], str) else None,
+    }
+    return head + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+
+
 def shot(page, name: str) -> None:
     """Save a screenshot of the window under artifacts/."""
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -82,6 +139,7 @@ def test_monitor_runs_the_demo_to_success(live_servers, demo_process, page):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    trace = SocketTrace(page)
     page.goto(f"{server.http}/?step_delay=0.15")
     page.wait_for_selector("#connection[data-state=connected]", timeout=WAIT_MS)
     assert page.evaluate("typeof io") == "function"  # socket.io-client from our static files
@@ -91,10 +149,9 @@ def test_monitor_runs_the_demo_to_success(live_servers, demo_process, page):
         "() => document.querySelector('#graph line.edge.running') !== null", timeout=WAIT_MS
     )
     shot(page, "monitor-running")
-    page.wait_for_function(
-        "() => document.getElementById('progress-value').textContent === '100'", timeout=WAIT_MS
-    )
-    page.wait_for_function(ALL_NODES_SUCCEEDED, timeout=WAIT_MS)
+    progress_100 = "() => document.getElementById('progress-value').textContent === '100'"
+    trace.wait(page, progress_100, "the page did not show 100%")
+    trace.wait(page, ALL_NODES_SUCCEEDED, "the page did not show every node succeeded")
     shot(page, "monitor-finished")
 
     fills = page.evaluate(NODE_FILLS)
