@@ -74,8 +74,12 @@ class IndexedManager(socketio.AsyncManager):
                 del self._client_rooms[(namespace, sid)]
 
     def _in_own_room(self, namespace: str, sid: Any) -> bool:
-        connected = self.rooms.get(namespace, {}).get(None, {})
-        return type(sid) is str and sid in connected and (namespace, sid) not in self._left_own_room
+        # is_sid_room: ``sid`` is a client of the namespace (in its room of all clients).
+        return (
+            type(sid) is str
+            and self.is_sid_room(namespace, sid)
+            and (namespace, sid) not in self._left_own_room
+        )
 
     def get_participants(self, namespace: str, room: Any) -> Any:
         """BaseManager.get_participants, with each client in its own (implied) room."""
