@@ -201,6 +201,17 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
             for connection, p in zip(connections, protocols, strict=True)
         }
         assert headers["socketio"] == 0 and headers["ws"] > 0, headers
+        # So do the scope's other handshake-only keys; what uvicorn and the admission read
+        # after the accept (client, path, query string) stays.
+        handshake_only = {"extensions", "subprotocols", "state", "asgi", "raw_path"}
+        kept = {
+            "socketio" if hasattr(connection, "eio_socket") else "ws": (
+                sorted(handshake_only & p.scope.keys()),
+                {"client", "path", "query_string"} <= p.scope.keys(),
+            )
+            for connection, p in zip(connections, protocols, strict=True)
+        }
+        assert kept == {"socketio": ([], True), "ws": (sorted(handshake_only), True)}, kept
         (eio_socket,) = [c.eio_socket for c in connections if hasattr(c, "eio_socket")]
         socketio_server = eio_socket.server.handlers["connect"].__self__
         environ = socketio_server.environ[eio_socket.sid]

@@ -28,7 +28,7 @@ from engineio.async_drivers import asgi as engineio_asgi
 
 from ..parking import run_or_park
 from ..queues import LeanQueue
-from ..slimming import drop_scope_headers
+from ..slimming import slim_socketio_scope
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
 from . import pings
 from .writer import QueueWriter, WebSocketEngineIOSocket
@@ -57,7 +57,7 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
             await self.asgi_send({"type": "websocket.accept"})
             scope = environ.get("asgi.scope") or {}
             self.writer = scope_direct_writer(scope, own_heartbeat=True)  # Engine.IO pings
-            drop_scope_headers(scope)
+            slim_socketio_scope(scope)
             opened = await open_websocket(sock, self)
         except BaseException:
             _forget(sock)
