@@ -83,6 +83,23 @@ class LeanQueue:
                 raise
         return self.get_nowait()
 
+    def item_ready(self) -> "asyncio.Future[None]":
+        """A future done once the queue holds an item (at once if it does), for its one reader.
+
+        A wait without a coroutine frame (see realtime.intake): awaiting this Future keeps
+        nothing but the Future, where ``get`` keeps its frame as long as it waits. The item
+        stays in the queue for the reader to take; a reader cancelled meanwhile leaves its
+        Future cancelled, which the next put skips.
+        """
+        ready = asyncio.get_running_loop().create_future()
+        if self._items:
+            ready.set_result(None)
+        else:
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(ready)
+        return ready
+
     def _wake_getter(self) -> None:
         while self._getters:
             getter = self._getters.pop(0)

@@ -105,14 +105,14 @@ class FollowingReceive:
     a LeanQueue after the accept (``slim_connection``), as uvicorn's does.
     """
 
-    __slots__ = ("_first", "_protocol")
+    __slots__ = ("_first", "protocol")
 
     def __init__(self, protocol: Any, first_queue: Any) -> None:
-        self._protocol, self._first = protocol, first_queue
+        self.protocol, self._first = protocol, first_queue  # realtime.intake reads protocol
 
     async def __call__(self) -> dict:
         """The next ASGI event of the connection."""
-        queue = getattr(self._protocol, "application_queue", None)
+        queue = getattr(self.protocol, "application_queue", None)
         if queue is None:  # not seen on daphne 4.2 (it sets it before the app runs)
             queue = self._first
         else:

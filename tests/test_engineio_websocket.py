@@ -29,8 +29,13 @@ class ScriptedClient(TrackedWebSocket):
         super().__init__(sock._websocket_handler, sock.server)
         self.incoming: asyncio.Queue = asyncio.Queue()
         self.sent: list = []
+        self.asgi_sent: list = []
         self.closed = False
         self.asgi_receive = self._receive  # the driver's __init__ sets it (to None)
+        self.asgi_send = self._asgi_send  # what the driver sends the server itself
+
+    async def _asgi_send(self, message) -> None:
+        self.asgi_sent.append(message)
 
     async def _receive(self) -> dict:
         data = await self.incoming.get()
@@ -228,15 +233,25 @@ async def test_an_oversized_packet_ends_the_connection(eio):
     assert sock.closed and client.closed
 
 
-async def test_unknown_packets_are_ignored(eio):
+@pytest.mark.parametrize("frame", ["9nonsense", ""])
+async def test_a_frame_that_is_no_engineio_packet_closes_the_websocket_1003(eio, frame, caplog):
     sock, client = socket_and_client(eio)
     serving = asyncio.create_task(serve(sock, client))
-    client.incoming.put_nowait("9nonsense")
-    client.incoming.put_nowait("3")  # a PONG: still served after the bad packet
-    await settle()
-    assert not serving.done()
-    client.incoming.put_nowait(GONE)
+    client.incoming.put_nowait("3")  # a PONG: served
+    client.incoming.put_nowait(frame)
     await ends(serving)
+    assert client.asgi_sent == [{"type": "websocket.close", "code": 1003}]
+    assert sock.closed
+    assert "malformed Engine.IO packet" in caplog.text and "Traceback" not in caplog.text
+
+
+async def test_a_malformed_upgrade_probe_closes_the_websocket_1003(eio):
+    sock, client = socket_and_client(eio, polling=True)
+    serving = asyncio.create_task(serve(sock, client))
+    client.incoming.put_nowait("x")
+    await ends(serving)
+    assert client.asgi_sent == [{"type": "websocket.close", "code": 1003}]
+    assert not sock.upgraded and not sock.upgrading
 
 
 async def test_upgrade_from_polling(eio):

@@ -135,3 +135,27 @@ async def test_on_put_is_called_after_each_put_with_the_item_in_place():
     queue.on_put = None
     queue.put_nowait("c")
     assert seen == [1, 2] and queue.qsize() == 3
+
+
+async def test_item_ready_is_done_once_an_item_waits_and_leaves_it_in_the_queue():
+    queue = LeanQueue()
+    queue.put_nowait("at hand")
+    assert queue.item_ready().done()  # at once
+    assert queue.get_nowait() == "at hand"
+    ready = queue.item_ready()
+    await asyncio.sleep(0)
+    assert not ready.done()
+    queue.put_nowait("later")
+    await asyncio.wait_for(ready, 1)
+    assert queue.get_nowait() == "later"  # still there for the reader to take
+
+
+async def test_a_cancelled_item_ready_is_skipped_by_the_next_put():
+    queue = LeanQueue()
+    abandoned = queue.item_ready()
+    abandoned.cancel()  # its reader was cancelled
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("for the live getter")
+    assert await asyncio.wait_for(waiting, 1) == "for the live getter"
+    assert not queue._getters  # the cancelled one did not linger

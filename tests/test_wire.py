@@ -17,10 +17,12 @@ from websockets.protocol import State
 
 from realtime import backlog, shutdown, wire
 from realtime.backlog import Backlog
+from realtime.intake import QueueIntake
 from realtime.outbox import Outbox
 from realtime.parking import PARKED_LOOP
 from realtime.publish import apublish
 from realtime.queues import LeanEvent, LeanQueue
+from realtime.socketio import websocket
 from realtime.wire import DIRECT_WRITER, SharedFrame
 from tests.clients import SocketIOClient, plain_ws
 
@@ -216,6 +218,8 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
         socketio_server = eio_socket.server.handlers["connect"].__self__
         environ = socketio_server.environ[eio_socket.sid]
         assert environ["HTTP_HOST"] == f"127.0.0.1:{uvicorn_server}"
+        # Its read loop takes events off the (swapped) queue itself (realtime.intake).
+        assert type(websocket._websockets[eio_socket].intake) is QueueIntake
         # Each protocol's attributes sit in a dict sized for them (36 would take 1.5 KiB).
         assert all(sys.getsizeof(vars(p)) < 1000 for p in protocols)
         # socket.io took the direct-writer factory out of the scope after the accept (a plain

@@ -5,8 +5,9 @@ exception (with a traceback) and, for a bad long-polling POST, close the session
 for a GET that may never come. Found by tests/test_fuzz.py; this module:
 
 - ``EngineIOFilter`` (ASGI, in front of ``/socket.io/``): answers a POST whose Engine.IO
-  payload does not parse with 400, and closes a WebSocket (1003) that sends an empty or
-  unknown Engine.IO packet;
+  payload does not parse with 400 (a WebSocket that sends an empty or unknown Engine.IO
+  packet is closed with 1003 by the driver, on its one read of each frame: see
+  realtime.socketio.websocket);
 - ``TolerantServer``: drops (and logs at INFO) a socket.io packet that does not decode.
 """
 
@@ -16,13 +17,12 @@ from typing import Any
 
 import socketio
 
-from .websocket import TrackingEngineIOServer
+from .websocket import PACKET_TYPES, TrackingEngineIOServer
 
 logger = logging.getLogger(__name__)
 
-# Engine.IO v4 packet types a client may send (open..noop); "b" is base64 binary on polling.
-_POLLING_TYPES = set("0123456b")
-_WEBSOCKET_TYPES = set("0123456")
+# On polling, "b" (base64 binary) besides the Engine.IO v4 packet types a client may send.
+_POLLING_TYPES = PACKET_TYPES | {"b"}
 SEPARATOR = "\x1e"
 
 
@@ -43,13 +43,13 @@ class EngineIOFilter:
         self.app, self.path, self.max_bytes = app, path, max_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """Filter socket.io POST bodies and WebSocket text frames."""
-        if not scope.get("path", "").startswith(self.path):
-            await self.app(scope, receive, send)
-        elif scope["type"] == "http" and scope.get("method") == "POST":
+        """Filter socket.io POST bodies; everything else passes untouched."""
+        if (
+            scope["type"] == "http"
+            and scope.get("method") == "POST"
+            and scope.get("path", "").startswith(self.path)
+        ):
             await self._post(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self.app(scope, _CheckedReceive(receive, send), send)
         else:
             await self.app(scope, receive, send)
 
@@ -77,25 +77,6 @@ class EngineIOFilter:
             return message
 
         await self.app(scope, replay, send)
-
-
-class _CheckedReceive:
-    """The ASGI ``receive`` of a socket.io WebSocket, closing it (1003) on a frame that is
-    not an Engine.IO packet. A class with slots, not a closure: one per connection."""
-
-    __slots__ = ("receive", "send")
-
-    def __init__(self, receive: Any, send: Any) -> None:
-        self.receive, self.send = receive, send
-
-    async def __call__(self) -> dict:
-        message = await self.receive()
-        text = message.get("text") if message["type"] == "websocket.receive" else None
-        if text is not None and (not text or text[0] not in _WEBSOCKET_TYPES):
-            logger.info("Closed a WebSocket that sent a malformed Engine.IO packet")
-            await self.send({"type": "websocket.close", "code": 1003})
-            return {"type": "websocket.disconnect", "code": 1003}
-        return message
 
 
 async def _answer(send: Any, status: int, body: bytes) -> None:

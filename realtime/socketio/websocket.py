@@ -13,11 +13,14 @@ python-engineio's own loop wraps each wait in ``asyncio.wait_for``, which on Pyt
 one more task and timer per wait, and an idle connection is always waiting twice (its writer
 for the queue, its reader for the client): 3.5 KiB of each idle connection's ~45, and a task
 per packet received. Here an idle connection waits once, in its reader, with no timer (see
-pings for silent clients), at the top of the ASGI stack (realtime.parking); its writer runs
-only while Engine.IO has queued something (realtime.socketio.writer).
+pings for silent clients), at the top of the ASGI stack (realtime.parking), on a bare Future
+of the server's receive queue (realtime.intake); its writer runs only while Engine.IO has
+queued something (realtime.socketio.writer). It also closes (1003) a WebSocket that sends
+something that is no Engine.IO packet, which python-engineio would log with a traceback.
 """
 
 import asyncio
+import logging
 import weakref
 from typing import Any
 
@@ -26,12 +29,18 @@ from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 
+from ..intake import QueueIntake, ReceiveIntake, intake
 from ..parking import run_or_park
 from ..queues import LeanQueue
 from ..slimming import slim_socketio_scope
 from ..wire import DirectWriter, SharedFrame, scope_direct_writer
 from . import pings
 from .writer import QueueWriter, WebSocketEngineIOSocket
+
+logger = logging.getLogger(__name__)
+
+# Engine.IO v4 packet types a client may send over WebSocket (open..noop).
+PACKET_TYPES = frozenset("0123456")
 
 _websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
 
@@ -43,6 +52,7 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
         super().__init__(handler, server)
         self.sending = 0
         self.writer: DirectWriter | None = None
+        self.intake: QueueIntake | ReceiveIntake | None = None  # set after the accept
         # The handler is the Engine.IO socket's bound _websocket_handler.
         self.eio_socket = getattr(handler, "__self__", None)
 
@@ -58,6 +68,7 @@ class TrackedWebSocket(engineio_asgi.WebSocket):
             scope = environ.get("asgi.scope") or {}
             self.writer = scope_direct_writer(scope, own_heartbeat=True)  # Engine.IO pings
             slim_socketio_scope(scope)
+            self.intake = intake(self.asgi_receive)  # after the accept, which slims
             opened = await open_websocket(sock, self)
         except BaseException:
             _forget(sock)
@@ -92,15 +103,21 @@ async def serve_websocket(sock: Any, ws: TrackedWebSocket) -> None:
     writer = QueueWriter(sock, ws)
     sock.__class__ = WebSocketEngineIOSocket  # its close ends the WebSocket (see there)
     sock.server.logger.info("%s: Upgrade to websocket successful", sock.sid)
-    receive, size_limit = ws.asgi_receive, sock.server.max_http_buffer_size
+    events = ws.intake or ReceiveIntake(ws.asgi_receive)
+    size_limit = sock.server.max_http_buffer_size
     try:
         while True:
             # No timeout per wait: a client silent for too long misses a ping's deadline
             # (pings), its CLOSE ends the connection, and the server tells this loop.
             try:
-                data = _packet_data(await receive(), size_limit)
+                while (event := events.poll()) is None:
+                    await events.wait()  # an idle connection waits here, on a bare Future
+                data = _packet_data(event, size_limit)
             except asyncio.CancelledError:  # the server is ending the connection
                 writer.abandon()  # so no send may hold this up (a stuck client's would)
+                break
+            except MalformedPacket:
+                await _refuse_malformed(ws)
                 break
             except Exception:  # closed by the client or too large
                 break
@@ -129,19 +146,39 @@ def _forget(sock: Any) -> None:
     _websockets.pop(sock, None)
 
 
+class MalformedPacket(ValueError):
+    """A text frame that is not an Engine.IO packet (empty, or of an unknown type)."""
+
+
 def _packet_data(event: dict, size_limit: int) -> Any:
     """An Engine.IO packet out of an ASGI event, as the driver's ``wait`` reads it (one
-    coroutine frame less per idle connection); OSError once closed, ValueError if too large."""
+    coroutine frame less per idle connection); OSError once closed, ValueError if too large,
+    MalformedPacket if it is no Engine.IO packet.
+
+    The check is here, on the one read of every frame, rather than in a wrapper around the
+    ASGI receive: python-engineio would log each bad packet with a traceback (tests/test_fuzz),
+    and a wrapper is one more coroutine frame kept by every idle connection.
+    """
     if event["type"] != "websocket.receive":
         raise OSError("the WebSocket is closed")
     data = event.get("bytes")
     if data is None:
         data = event.get("text")
+        if data is not None and (not data or data[0] not in PACKET_TYPES):
+            raise MalformedPacket("not an Engine.IO packet")
     if data is None:
         raise OSError("a WebSocket message without data")
     if len(data) > size_limit:
         raise ValueError("packet is too large")
     return data
+
+
+async def _refuse_malformed(ws: TrackedWebSocket) -> None:
+    logger.info("Closed a WebSocket that sent a malformed Engine.IO packet")
+    try:
+        await ws.asgi_send({"type": "websocket.close", "code": 1003})
+    except Exception:  # the client is gone already: the connection ends either way
+        pass
 
 
 async def _next_packet(sock: Any, ws: TrackedWebSocket) -> Any:
@@ -167,7 +204,10 @@ async def _upgraded(sock: Any, ws: TrackedWebSocket) -> bool:
             return False
         sock.upgraded = True
         return True
-    except OSError:
+    except MalformedPacket:
+        await _refuse_malformed(ws)
+        return False
+    except (OSError, ValueError):  # closed, or too large
         return False
     finally:
         sock.upgrading = False
