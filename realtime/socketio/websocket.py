@@ -21,7 +21,6 @@ something that is no Engine.IO packet, which python-engineio would log with a tr
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 import engineio
@@ -42,7 +41,10 @@ logger = logging.getLogger(__name__)
 # Engine.IO v4 packet types a client may send over WebSocket (open..noop).
 PACKET_TYPES = frozenset("0123456")
 
-_websockets: "weakref.WeakKeyDictionary[Any, TrackedWebSocket]" = weakref.WeakKeyDictionary()
+# Engine.IO socket -> its driver. A plain dict, not a weak one: each entry's value refers
+# to its key, so a weak entry would live as long (a weak reference per connection for
+# nothing); every way out of the driver removes its entry (``_forget``).
+_websockets: "dict[Any, TrackedWebSocket]" = {}
 
 
 class TrackedWebSocket(engineio_asgi.WebSocket):
@@ -141,8 +143,7 @@ async def serve_websocket(sock: Any, ws: TrackedWebSocket) -> None:
 
 
 def _forget(sock: Any) -> None:
-    # Explicitly: an entry's value refers to its own weak key (the Engine.IO socket), so it
-    # would otherwise keep both alive for ever (a closed connection's ~80 objects).
+    # Else the entry would keep the closed connection's ~80 objects alive for ever.
     _websockets.pop(sock, None)
 
 
