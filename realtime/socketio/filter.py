@@ -11,6 +11,7 @@ for a GET that may never come. Found by tests/test_fuzz.py; this module:
 - ``TolerantServer``: drops (and logs at INFO) a socket.io packet that does not decode.
 """
 
+import base64
 import logging
 import sys
 from typing import Any
@@ -33,7 +34,19 @@ def valid_payload(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     packets = text.split(SEPARATOR)
-    return all(packet and packet[0] in _POLLING_TYPES for packet in packets)
+    return all(packet and packet[0] in _POLLING_TYPES and _decodes(packet) for packet in packets)
+
+
+def _decodes(packet: str) -> bool:
+    # A "b" packet is base64, which python-engineio decodes strictly as to padding and
+    # alphabet (ASCII only), raising (logged with a traceback) on anything else.
+    if packet[0] != "b":
+        return True
+    try:
+        base64.b64decode(packet[1:])
+    except ValueError:  # binascii.Error is one
+        return False
+    return True
 
 
 class EngineIOFilter:
