@@ -7,6 +7,7 @@ direct-writer factory right after the accept (realtime.asgi).
 """
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 
 from .queues import LeanEvent, LeanQueue
@@ -27,9 +28,10 @@ def slim_connection(
     wait), only while nobody waits on them, so no waiter is left on the old ones; what the
     queue holds moves over in order. With ``own_heartbeat`` (Engine.IO pings and drops silent
     clients itself) uvicorn's keepalive stops: a timer per connection (0.6 KiB) and a
-    WebSocket ping every 20 s. Last, uvicorn's protocol gets its attributes in a dict sized
-    for them (0.7 KiB less). daphne's receive queue becomes a LeanQueue too, when the
-    application reads it through ``FollowingReceive`` (``receive_follows``).
+    WebSocket ping every 20 s. Last, what uvicorn's protocol holds alike for every
+    connection moves to a class they share (``_share_common_attributes``: 1.3 KiB less).
+    daphne's receive queue becomes a LeanQueue too, when the application reads it through
+    ``FollowingReceive`` (``receive_follows``).
     """
     owner = server_protocol(send)
     if receive_follows:
@@ -43,15 +45,75 @@ def slim_connection(
         _clear_headers(owner.request)
         owner.request = owner.response = None
     _lean_queue_and_event(owner)
-    _compact_attributes(owner)
+    _share_common_attributes(owner)
 
 
-def _compact_attributes(owner: Any) -> None:
-    # uvicorn's protocol sets 36 attributes: past 30, CPython turns the instance's shared-key
-    # dict into a table of 128 slots (1.5 KiB); the same attributes rebuilt fit in 64 (0.8).
-    # Values and their order are unchanged, and nothing holds the old dict.
-    if type(getattr(owner, "__dict__", None)) is dict:
-        owner.__dict__ = dict(owner.__dict__)
+# uvicorn's WebSocket protocol sets 36 attributes on every connection, and most hold the same
+# for every connection of one server: these objects of the server (by identity) ...
+_SERVER_WIDE = frozenset(
+    {
+        "config", "app", "loop", "logger", "root_path", "asgi_version", "app_state",
+        "connections", "tasks", "default_headers", "close_timeout", "ping_interval",
+        "ping_timeout",
+    }
+)  # fmt: skip
+# ... and these immutable values, alike at the accept (by value: the server's address, the
+# scheme, literals of uvicorn's __init__); besides, any attribute that is None, True or False.
+_ALIKE_AT_ACCEPT = frozenset(
+    {"server", "scheme", "curr_msg_data_type", "ping_sent_at", "last_ping_rtt"}
+)
+# A class per combination of those values: a few per server; bounded all the same.
+_MAX_SHARING_CLASSES = 64
+_sharing_classes: "OrderedDict[tuple, type]" = OrderedDict()
+
+
+def _share_common_attributes(owner: Any) -> None:
+    """Move what this connection's protocol holds alike with others to a class they share.
+
+    Why: CPython keeps every attribute in the instance's own dict, and uvicorn's 36 (past the
+    30 a shared-key dict takes) made a table of 128 slots: 1.5 KiB per connection; rebuilt,
+    64 slots (0.8 KiB). Here the attributes alike for every connection become class attributes
+    of a subclass of uvicorn's protocol, made once per combination of their values, and the
+    instance's dict keeps the rest (transport, queue, parser, scope and a few more: 0.2 KiB).
+    Reads find the class's value; a later write lands in the instance's dict as it always
+    does; only immutable values and the server's own objects are shared this way.
+    """
+    values = getattr(owner, "__dict__", None)
+    if type(values) is not dict or getattr(type(owner), "_shares_attributes", False):
+        return
+    common, key = {}, []
+    for name, value in values.items():
+        if name in _SERVER_WIDE:
+            key.append((name, id(value)))  # the class holds it: the id stays its own
+        elif value is None or value is True or value is False or _alike_at_accept(name, value):
+            key.append((name, value))
+        else:
+            continue
+        common[name] = value
+    owner.__class__ = _sharing_class(type(owner), tuple(key), common)
+    owner.__dict__ = {name: value for name, value in values.items() if name not in common}
+
+
+def _alike_at_accept(name: str, value: Any) -> bool:
+    if name not in _ALIKE_AT_ACCEPT:
+        return False
+    try:
+        hash(value)  # part of the class's key
+    except TypeError:
+        return False
+    return True
+
+
+def _sharing_class(base: type, key: tuple, common: dict) -> type:
+    cls = _sharing_classes.get((base, key))
+    if cls is None:
+        namespace = {**common, "_shares_attributes": True, "__module__": __name__}
+        cls = _sharing_classes[(base, key)] = type(base.__name__, (base,), namespace)
+        if len(_sharing_classes) > _MAX_SHARING_CLASSES:
+            _sharing_classes.popitem(last=False)
+    else:
+        _sharing_classes.move_to_end((base, key))
+    return cls
 
 
 # What of a WebSocket scope only the handshake reads: the denial-response extension, the

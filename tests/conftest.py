@@ -113,13 +113,11 @@ async def uvicorn_server(request):
     from orderlines.asgi import application
 
     port = free_port()
+    # The parameter: whether to offer compression, or a dict of uvicorn.Config options.
+    options = request.param if isinstance(request.param, dict) else {}
+    options.setdefault("ws_per_message_deflate", request.param is True)
     config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws_per_message_deflate=request.param,
-        lifespan="off",
+        application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
     )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())

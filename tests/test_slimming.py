@@ -8,6 +8,7 @@ here against a stand-in of its protocol, with the asyncio.Queue daphne makes.
 import asyncio
 import functools
 
+from realtime import slimming
 from realtime.queues import LeanQueue
 from realtime.slimming import FollowingReceive, following_receive, slim_connection
 
@@ -81,3 +82,47 @@ def test_other_servers_receive_is_left_alone():
 
     server = Uvicorn()
     assert following_receive(server.receive, server.send) == server.receive
+
+
+class StandInUvicornProtocol:
+    """Attributes as uvicorn's WebSocket protocol sets them: the server's, defaults, its own."""
+
+    def __init__(self, server_config, transport) -> None:
+        self.config, self.logger = server_config, server_config["logger"]  # the server's
+        self.close_sent, self.close_timer, self.scheme = False, None, "ws"  # alike
+        self.ping_sent_at = 0.0
+        self.transport, self.frames = transport, []  # its own (a list: never shared)
+
+
+def test_what_connections_hold_alike_is_kept_once_by_a_class_they_share():
+    server_config = {"logger": object()}
+    first = StandInUvicornProtocol(server_config, "transport 1")
+    second = StandInUvicornProtocol(server_config, "transport 2")
+    slimming._share_common_attributes(first)
+    slimming._share_common_attributes(second)
+    assert type(first) is type(second) and isinstance(first, StandInUvicornProtocol)
+    assert vars(first) == {"transport": "transport 1", "frames": []}
+    assert first.frames is not second.frames
+    assert (first.config, first.close_sent, first.close_timer) == (server_config, False, None)
+    assert (first.scheme, first.ping_sent_at) == ("ws", 0.0)
+    # A write lands in the connection's own dict, as it always did: the other one's is its own.
+    first.close_sent = True
+    assert (first.close_sent, second.close_sent) == (True, False)
+    assert vars(first)["close_sent"] is True
+    slimming._share_common_attributes(first)  # once only
+    assert type(first).__mro__[1] is StandInUvicornProtocol
+
+
+def test_another_server_or_other_values_get_their_own_class_and_the_classes_are_bounded():
+    server_config = {"logger": object()}
+    one = StandInUvicornProtocol(server_config, "t")
+    other_server = StandInUvicornProtocol({"logger": object()}, "t")
+    other_default = StandInUvicornProtocol(server_config, "t")
+    other_default.close_sent = True
+    for connection in (one, other_server, other_default):
+        slimming._share_common_attributes(connection)
+    assert len({type(one), type(other_server), type(other_default)}) == 3
+    assert (other_server.config, other_default.close_sent) != (one.config, one.close_sent)
+    for _ in range(slimming._MAX_SHARING_CLASSES + 5):
+        slimming._share_common_attributes(StandInUvicornProtocol({"logger": object()}, "t"))
+    assert len(slimming._sharing_classes) == slimming._MAX_SHARING_CLASSES

@@ -220,8 +220,14 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
         assert environ["HTTP_HOST"] == f"127.0.0.1:{uvicorn_server}"
         # Its read loop takes events off the (swapped) queue itself (realtime.intake).
         assert type(websocket._websockets[eio_socket].intake) is QueueIntake
-        # Each protocol's attributes sit in a dict sized for them (36 would take 1.5 KiB).
-        assert all(sys.getsizeof(vars(p)) < 1000 for p in protocols)
+        # What both protocols hold alike (the server's config, app, loop...; defaults) is
+        # kept once, by a subclass of uvicorn's protocol; each keeps its own few (36 in its
+        # own dict would take 1.5 KiB) and still reads the rest.
+        assert all(type(p).__mro__[1].__name__ == "WebSocketsSansIOProtocol" for p in protocols)
+        assert all(len(vars(p)) <= 12 and sys.getsizeof(vars(p)) < 500 for p in protocols)
+        assert protocols[0].config is protocols[1].config
+        assert protocols[0].config.port == uvicorn_server
+        assert [p.close_sent for p in protocols] == [False, False]
         # socket.io took the direct-writer factory out of the scope after the accept (a plain
         # consumer reads a copy of the scope that Channels' router made); the parked read
         # loop's slot stays for the connection's life.
@@ -252,6 +258,32 @@ async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, h
             break
         await asyncio.sleep(0.05)
     assert [sorted(k for k in p.scope if k.startswith("realtime.")) for p in protocols] == [[]] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "uvicorn_server",
+    [{"ws_per_message_deflate": False, "ws_ping_interval": 0.2, "ws_ping_timeout": 5}],
+    indirect=True,
+)
+async def test_uvicorn_keepalive_still_pings_plain_websockets_after_the_accept(uvicorn_server, hub):
+    # Its timers and ping state are among what the protocol shares with other connections
+    # until the first ping (realtime.slimming): each ping and pong must land in its own.
+    sio = SocketIOClient("running_logger")
+    async with plain_ws(f"ws://127.0.0.1:{uvicorn_server}/ws/running_logger/") as ws:
+        await sio.connect(f"http://127.0.0.1:{uvicorn_server}", transports=["websocket"])
+        await first_broadcast_reaches(ws, sio)
+        await asyncio.sleep(1.0)  # about five pings
+        by_kind = {
+            "socketio" if hasattr(c, "eio_socket") else "ws": uvicorn_protocol(c)
+            for c in shutdown._connections
+        }
+        plain, socketio = by_kind["ws"], by_kind["socketio"]
+        assert vars(plain)["last_ping_rtt"] > 0  # pongs came back, measured per connection
+        assert "last_ping_rtt" not in vars(socketio) and socketio.ping_timer is None
+        assert type(plain) is not type(socketio)  # their ping intervals differ
+        await burst_arrives_whole_and_in_order(ws, sio, 5)
+    await sio.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
