@@ -74,7 +74,7 @@ def _share_common_attributes(owner: Any) -> None:
     30 a shared-key dict takes) made a table of 128 slots: 1.5 KiB per connection; rebuilt,
     64 slots (0.8 KiB). Here the attributes alike for every connection become class attributes
     of a subclass of uvicorn's protocol, made once per combination of their values, and the
-    instance's dict keeps the rest (transport, queue, parser, scope and a few more: 0.2 KiB).
+    instance's dict keeps the rest (transport, queue, parser, scope and a few more: 0.3 KiB).
     Reads find the class's value; a later write lands in the instance's dict as it always
     does; only immutable values and the server's own objects are shared this way.
     """
