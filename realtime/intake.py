@@ -23,31 +23,33 @@ from .slimming import FollowingReceive
 
 
 class QueueIntake:
-    """Events from the LeanQueue a server protocol keeps as ``attribute``."""
+    """Events from the LeanQueue a server protocol reads its connection into."""
 
-    __slots__ = ("_attribute", "_protocol", "_resumes_reading")
+    __slots__ = ("_queue", "_resumes")
 
-    def __init__(self, protocol: Any, attribute: str, *, resumes_reading: bool) -> None:
-        self._protocol, self._attribute = protocol, attribute
+    def __init__(self, queue: LeanQueue, resumes: Any = None) -> None:
+        # The queue is final: the accept swapped it in (realtime.slimming) before this.
+        self._queue = queue
         # uvicorn pauses reading after each message it queues; its ``receive`` resumes
-        # reading once the queue is empty, and so must whoever reads the queue instead.
-        self._resumes_reading = resumes_reading
+        # reading once the queue is empty, and so must whoever reads the queue instead:
+        # ``resumes`` is that protocol (None for daphne, which never pauses).
+        self._resumes = resumes
 
     def poll(self) -> dict | None:
         """The next event if one is waiting, else None."""
-        queue = getattr(self._protocol, self._attribute)
+        queue = self._queue
         if queue.empty():
             return None
         event = queue.get_nowait()
-        protocol = self._protocol
-        if self._resumes_reading and protocol.read_paused and queue.empty():
+        protocol = self._resumes
+        if protocol is not None and protocol.read_paused and queue.empty():
             protocol.read_paused = False
             protocol.transport.resume_reading()
         return event
 
     def wait(self) -> Awaitable[None]:
         """Done once an event waits (poll then): a Future, no coroutine."""
-        return getattr(self._protocol, self._attribute).item_ready()
+        return self._queue.item_ready()
 
 
 class ReceiveIntake:
@@ -81,9 +83,9 @@ def intake(receive: Any) -> QueueIntake | ReceiveIntake:
         and hasattr(protocol, "read_paused")
         and getattr(type(protocol), "receive", None) is getattr(receive, "__func__", None)
     ):
-        return QueueIntake(protocol, "queue", resumes_reading=True)
+        return QueueIntake(protocol.queue, resumes=protocol)
     if isinstance(receive, FollowingReceive):  # daphne, reading whatever queue it has now
-        protocol = receive.protocol
-        if type(getattr(protocol, "application_queue", None)) is LeanQueue:
-            return QueueIntake(protocol, "application_queue", resumes_reading=False)
+        queue = getattr(receive.protocol, "application_queue", None)
+        if type(queue) is LeanQueue:
+            return QueueIntake(queue)
     return ReceiveIntake(receive)
