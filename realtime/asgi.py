@@ -7,6 +7,7 @@ from typing import Any
 from channels.routing import ProtocolTypeRouter, URLRouter
 
 from . import collector, conf, logfilters
+from .compression import decline_compression
 from .origins import is_allowed
 from .outbox import guard_send
 from .parking import PARKED_LOOP, LoopSlot
@@ -38,6 +39,9 @@ class OriginGuard:
 class SendGuard:
     """Every WebSocket (both transports): bounded server-side buffering and frame size.
 
+    Compression offered by the server is declined unless ``WEBSOCKET_COMPRESSION`` is on
+    (realtime.compression: a compressed frame cannot be shared between connections).
+
     The ASGI ``send`` waits while the server holds more than ``SEND_BUFFER_BYTES`` unsent for
     the client and aborts the connection when stuck (see realtime.outbox). Frames larger than
     16 x ``MAX_MESSAGE_BYTES`` are refused by daphne itself (close 1009) instead of being
@@ -51,6 +55,8 @@ class SendGuard:
         """Wrap ``send`` of WebSocket connections; pass everything else through."""
         if scope["type"] == "websocket":
             _limit_frame_size(send)
+            if not conf.get("WEBSOCKET_COMPRESSION"):
+                decline_compression(send)
             # The raw send stays reachable for the broadcast fast path (realtime.wire), and
             # the connection's read loop can run up here (realtime.parking).
             slot = LoopSlot()

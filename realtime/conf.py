@@ -71,6 +71,10 @@ DEFAULTS: dict[str, Any] = {
     "FLOOD_TOLERANCE": 40,
     # Open connections per client address per server process; 0: no limit.
     "MAX_CONNECTIONS_PER_ADDRESS": 100,
+    # Let WebSockets negotiate permessage-deflate when the server offers it (uvicorn does by
+    # default). Off: the application declines it (realtime.compression), so a broadcast's
+    # frame is written once for every connection instead of compressed per connection.
+    "WEBSOCKET_COMPRESSION": False,
     # -- slow clients (realtime.outbox) ---------------------------------------------------
     # Event topics whose queued frame a newer frame of the same key replaces (full states).
     "LATEST_ONLY_TOPICS": ["running_logger"],

@@ -98,6 +98,14 @@ async def first_broadcast_reaches(ws, sio) -> None:
     assert json.loads(await ws.recv())["message"] == {"n": -1}
 
 
+async def first_socketio_broadcast(ws) -> None:
+    """A broadcast reaches a raw Engine.IO WebSocket as a socket.io event packet."""
+    await apublish("running_logger", "running_logger", {"n": -1})
+    packet = await asyncio.wait_for(ws.recv(), 5)
+    assert packet.startswith('42/running_logger,["running_logger",'), packet
+    assert json.loads(packet[len("42/running_logger,") :])[1]["message"] == {"n": -1}
+
+
 async def burst_arrives_whole_and_in_order(ws, sio, count: int, pad: str = "") -> None:
     """Publish ``count`` broadcasts back to back; both clients get each once, in order."""
     for n in range(count):  # some writes go direct, some queue behind a send
@@ -112,25 +120,56 @@ async def burst_arrives_whole_and_in_order(ws, sio, count: int, pad: str = "") -
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    "uvicorn_server, compressed_client, expect_direct",
-    [(False, True, True), (True, False, True), (True, True, False)],
+    "uvicorn_server, compressed_client, compression_setting, expect_deflate",
+    [
+        (False, True, False, False),
+        (True, False, False, False),
+        (True, True, False, False),
+        (True, True, True, True),
+    ],
     indirect=["uvicorn_server"],
-    ids=["server-deflate-off", "client-offers-none", "deflate-negotiated"],
+    ids=["server-deflate-off", "client-offers-none", "deflate-declined", "deflate-negotiated"],
 )
 async def test_fast_path_where_safe_and_every_broadcast_arrives_in_order(
-    uvicorn_server, compressed_client, expect_direct, hub
+    uvicorn_server, compressed_client, compression_setting, expect_deflate, hub, settings
 ):
+    settings.REALTIME = {**settings.REALTIME, "WEBSOCKET_COMPRESSION": compression_setting}
     port, count = uvicorn_server, 300
     compression = "deflate" if compressed_client else None
     sio = SocketIOClient("running_logger")
     async with plain_ws(f"ws://127.0.0.1:{port}/ws/running_logger/", compression=compression) as ws:
+        agreed = ws.response.headers.get("Sec-WebSocket-Extensions")
+        assert (agreed is not None) == expect_deflate, agreed
         await sio.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
         await first_broadcast_reaches(ws, sio)
         paths = direct_paths()
-        assert paths["ws"] == [expect_direct]
+        assert paths["ws"] == [not expect_deflate]  # a compressed frame cannot be shared
         assert paths["socketio"] == [True]  # aiohttp (python-socketio's client) never compresses
         await burst_arrives_whole_and_in_order(ws, sio, count)
         await sio.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore:.*(deprecated|ws_handler)")  # uvicorn's legacy protocol
+@pytest.mark.parametrize(
+    "uvicorn_server",
+    [True, {"ws": "websockets", "ws_per_message_deflate": True}],
+    ids=["sansio", "legacy-websockets"],  # uvicorn's default WebSocket protocol, and its other
+    indirect=True,
+)
+@pytest.mark.parametrize("compression_setting", [False, True], ids=["default", "compression-on"])
+async def test_socketio_websocket_declines_the_servers_deflate_by_default(
+    uvicorn_server, compression_setting, hub, settings
+):
+    settings.REALTIME = {**settings.REALTIME, "WEBSOCKET_COMPRESSION": compression_setting}
+    url = f"ws://127.0.0.1:{uvicorn_server}/socket.io/?EIO=4&transport=websocket"
+    async with plain_ws(url, compression="deflate") as ws:  # as browsers offer it
+        agreed = ws.response.headers.get("Sec-WebSocket-Extensions")
+        assert (agreed is not None) == compression_setting, agreed
+        assert (await ws.recv()).startswith("0{")  # Engine.IO open, on either framing
+        await ws.send("40/running_logger,")
+        assert (await ws.recv()).startswith("40/running_logger,{")
+        await first_socketio_broadcast(ws)
 
 
 @pytest.mark.django_db(transaction=True)
