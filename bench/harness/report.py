@@ -1,6 +1,7 @@
 """The table, the goal check and docs/benchmarks.md, from the raw figures of one run."""
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -208,7 +209,8 @@ def machine() -> str:
     )
     return "\n".join(
         [
-            f"- nproc: {_run(['nproc']).strip()}",
+            # Not `nproc`: it counts this process's cores, and the benchmark pins itself to one.
+            f"- cores: {os.cpu_count()} (server on core 0; load generator, publisher on core 1)",
             f"- CPU model: {cpu}",
             f"- kernel: {platform.release()}",
             f"- Python (bench/.env): {platform.python_version()}",

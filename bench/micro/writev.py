@@ -12,14 +12,18 @@ import os
 import selectors
 import socket
 import time
+from collections.abc import Callable
 
 import uvloop
 
 CONNECTIONS, FRAME, FRAMES_PER_MODE = 1000, b"x" * 3400, 60
 
 
-def drain(port: int, seconds: float) -> None:
-    """The child: connect, then read everything until ``seconds`` have passed."""
+def drain(port: int, seconds: float, poll: float = 0.5) -> None:
+    """The child: connect, then read everything until ``seconds`` have passed.
+
+    ``poll``: how long each wait for readable sockets may block (0: spin, never sleep).
+    """
     os.sched_setaffinity(0, {1})
     selector = selectors.DefaultSelector()
     for _ in range(CONNECTIONS):
@@ -28,7 +32,7 @@ def drain(port: int, seconds: float) -> None:
         selector.register(sock, selectors.EVENT_READ)
     end = time.time() + seconds
     while time.time() < end:
-        for key, _ in selector.select(0.5):
+        for key, _ in selector.select(poll):
             try:
                 if not key.fileobj.recv(1 << 20):
                     selector.unregister(key.fileobj)
@@ -37,10 +41,13 @@ def drain(port: int, seconds: float) -> None:
     os._exit(0)
 
 
-async def loopback_connections(seconds: float) -> tuple[list[asyncio.Transport], int]:
+async def loopback_connections(
+    seconds: float, reader: Callable[[int, float], None] = drain
+) -> tuple[list[asyncio.Transport], int]:
     """CONNECTIONS server-side transports (this process, core 0) and the reader child's pid.
 
-    The child (core 1) reads everything for ``seconds``; kill and reap it when done.
+    The child (core 1) runs ``reader(port, seconds)``: by default it reads everything for
+    ``seconds``. Kill and reap it when done.
     """
     transports: list[asyncio.Transport] = []
     all_in = asyncio.Event()
@@ -54,7 +61,7 @@ async def loopback_connections(seconds: float) -> tuple[list[asyncio.Transport],
     server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
     child = os.fork()
     if child == 0:
-        drain(server.sockets[0].getsockname()[1], seconds)
+        reader(server.sockets[0].getsockname()[1], seconds)
     os.sched_setaffinity(0, {0})
     await all_in.wait()
     server.close()  # stop listening; the accepted connections stay open
