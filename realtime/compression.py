@@ -14,6 +14,7 @@ leaves the server's offer alone (clients on slow links then get fewer bytes for 
 daphne offers no compression (autobahn's default), so there is nothing to decline there.
 """
 
+import functools
 from typing import Any
 
 from .wire import server_protocol
@@ -24,8 +25,9 @@ _EXTENSIONS_HEADER = "Sec-WebSocket-Extensions"
 def decline_compression(send: Any) -> bool:
     """Make the server behind a raw ASGI ``send`` accept its WebSocket without extensions.
 
-    Call it before the application's ``websocket.accept``. True where it withdrew a
-    server's offer; False for servers that decide otherwise (see the end).
+    Call it before the application's ``websocket.accept``. True for the servers it
+    handles (uvicorn's three WebSocket protocols); False for others: daphne's autobahn
+    protocol offers no compression, and a server we do not know is left as it is.
     """
     protocol = server_protocol(send)
     conn = getattr(protocol, "conn", None)
@@ -38,10 +40,34 @@ def decline_compression(send: Any) -> bool:
         # accept, from this very list (its own per connection): empty, nothing is agreed.
         offered.clear()
         return True
-    # daphne's autobahn protocol offers nothing; uvicorn's wsproto protocol decides from
-    # its config at the accept, which every connection shares: left alone (start it with
-    # --ws-per-message-deflate false).
+    if type(protocol).__module__ == _UVICORN_WSPROTO:
+        # uvicorn's wsproto protocol decides at the accept, from the server's config, which
+        # every connection shares: this connection reads a view of it with deflate off.
+        if protocol.config.ws_per_message_deflate:
+            protocol.config = _without_deflate(protocol.config)
+        return True
     return False
+
+
+_UVICORN_WSPROTO = "uvicorn.protocols.websockets.wsproto_impl"
+
+
+class _ConfigWithoutDeflate:
+    """A server's uvicorn Config as its connections read it, with permessage-deflate off."""
+
+    __slots__ = ("_config",)
+    ws_per_message_deflate = False
+
+    def __init__(self, config: Any) -> None:
+        self._config = config
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+
+@functools.lru_cache(maxsize=8)  # one per server config: every connection shares it
+def _without_deflate(config: Any) -> _ConfigWithoutDeflate:
+    return _ConfigWithoutDeflate(config)
 
 
 def _decline_sansio(conn: Any, response: Any) -> bool:

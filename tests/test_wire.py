@@ -153,8 +153,12 @@ async def test_fast_path_where_safe_and_every_broadcast_arrives_in_order(
 @pytest.mark.filterwarnings("ignore:.*(deprecated|ws_handler)")  # uvicorn's legacy protocol
 @pytest.mark.parametrize(
     "uvicorn_server",
-    [True, {"ws": "websockets", "ws_per_message_deflate": True}],
-    ids=["sansio", "legacy-websockets"],  # uvicorn's default WebSocket protocol, and its other
+    [
+        True,
+        {"ws": "websockets", "ws_per_message_deflate": True},
+        {"ws": "wsproto", "ws_per_message_deflate": True},
+    ],
+    ids=["sansio", "legacy-websockets", "wsproto"],  # uvicorn's default protocol, its others
     indirect=True,
 )
 @pytest.mark.parametrize("compression_setting", [False, True], ids=["default", "compression-on"])
