@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import procs, project, report
-from harness.systems import BENCH, NODE, REDIS, Row, fill, select
+from harness.systems import BENCH, NODE, PROJECT_BIN, REDIS, Row, fill, select
 from peers.payload import update
 
 RESULTS = BENCH / "results"
@@ -243,6 +244,20 @@ def raise_fd_limit() -> None:
             continue
 
 
+def write_calibration() -> dict | None:
+    """This hour's CPU for one write of an update's frame to each of 1,000 loopback sockets.
+
+    The latency figures follow it (bench/README.md, micro/write_cost.py); printed beside them.
+    """
+    command = [str(PROJECT_BIN / "python"), str(BENCH / "micro" / "write_cost.py"), "--calibrate"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        print(f"write calibration failed: {exc!r}", file=sys.stderr)
+        return None
+
+
 def main() -> None:
     o = options()
     RESULTS.mkdir(exist_ok=True)
@@ -256,6 +271,7 @@ def main() -> None:
     started = time.time()
     setup = project.prepare(RESULTS) if any(r.project for r in rows) else {}
     payload_path.write_text(json.dumps(update(setup.get("instance_id", "pi-bench-0001"))))
+    calibration = {"start": write_calibration()}
     results = []
     plan = [(c, True) for c in o.clients] + [(c, False) for c in o.conn_only]
     for clients, full in plan:
@@ -281,18 +297,20 @@ def main() -> None:
             res["full"] = full
             results.append(res)
             print("        " + report.one_line(res), flush=True)
+    calibration["end"] = write_calibration()
     (RESULTS / "last.json").write_text(
         json.dumps(
             {
                 "options": {k: v for k, v in vars(o).items() if k != "updates"},
                 "setup": setup,
+                "calibration": calibration,
                 "results": results,
             },
             indent=1,
             default=str,
         )
     )
-    text = report.render(results, o, setup, payload_path, time.time() - started)
+    text = report.render(results, o, setup, payload_path, time.time() - started, calibration)
     print(text["table"])
     print(text["goals"])
     o.docs.parent.mkdir(parents=True, exist_ok=True)

@@ -198,7 +198,25 @@ def _run(argv, cwd=None) -> str:
         return f"({exc})"
 
 
-def machine() -> str:
+def calibration_line(calibration) -> str:
+    """The machine's write speed at the run's start and end (bench/micro/write_cost.py)."""
+
+    def show(figures) -> str:
+        if not figures:
+            return "not measured"
+        return f"{figures['median_ms']:.1f} ms (best {figures['best_ms']:.1f})"
+
+    calibration = calibration or {}
+    return (
+        "- Loopback writes this hour: one 3.4 KB write to each of 1,000 sockets took "
+        f"{show(calibration.get('start'))} of CPU at the start, "
+        f"{show(calibration.get('end'))} at the end (median of 15 rounds; "
+        "`bench/micro/write_cost.py`). A paced update's fan-out to 1,000 clients is mostly "
+        "this, so the latency columns move with it (`bench/README.md`)."
+    )
+
+
+def machine(calibration=None) -> str:
     cpu = next(
         (
             ln.split(":", 1)[1].strip()
@@ -212,6 +230,7 @@ def machine() -> str:
             # Not `nproc`: it counts this process's cores, and the benchmark pins itself to one.
             f"- cores: {os.cpu_count()} (server on core 0; load generator, publisher on core 1)",
             f"- CPU model: {cpu}",
+            calibration_line(calibration),
             f"- kernel: {platform.release()}",
             f"- Python (bench/.env): {platform.python_version()}",
             f"- Node.js: {_run(['node', '--version']).strip()}",
@@ -292,7 +311,7 @@ def commands(o, payload_path: Path) -> str:
     return "\n".join(lines)
 
 
-def render(results, o, setup, payload_path: Path, elapsed: float) -> dict:
+def render(results, o, setup, payload_path: Path, elapsed: float, calibration=None) -> dict:
     size = len(payload_path.read_bytes())
     plain = table(results, markdown=False)
     g = goals(results)
@@ -349,7 +368,7 @@ bottleneck).
 
 ## Machine
 
-{machine()}
+{machine(calibration)}
 
 ## Commands
 

@@ -15,9 +15,13 @@ Why: the benchmark's latency phase (1,000 clients, 20 updates/s) has a p99 of ro
 update's fan-out, and that fan-out is mostly these writes. If their cost did not depend on
 the frame's size or on waking the reader, neither a smaller frame (a shared compressed one)
 nor batching wake-ups could shorten it; only fewer writes could.
+
+``--calibrate``: only the 3.4 KB rounds, as one JSON line; ``bench/run.py`` runs it before
+and after the systems, so a run's table says how fast the machine's writes were that hour.
 """
 
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -91,5 +95,11 @@ async def main() -> None:
     sys.stdout.flush()
 
 
+async def calibrate() -> None:
+    """One JSON line: this hour's cost of a paced update's bare fan-out (bench/run.py)."""
+    spent = await rounds(b"x" * 3_400)
+    print(json.dumps({"median_ms": statistics.median(spent), "best_ms": min(spent)}))
+
+
 if __name__ == "__main__":
-    uvloop.run(main())
+    uvloop.run(calibrate() if sys.argv[1:] == ["--calibrate"] else main())
