@@ -14,7 +14,6 @@ leaves the server's offer alone (clients on slow links then get fewer bytes for 
 daphne offers no compression (autobahn's default), so there is nothing to decline there.
 """
 
-import functools
 from typing import Any
 
 from .wire import server_protocol
@@ -23,59 +22,37 @@ _EXTENSIONS_HEADER = "Sec-WebSocket-Extensions"
 
 
 def decline_compression(send: Any) -> bool:
-    """Make the server behind a raw ASGI ``send`` accept its WebSocket without extensions.
+    """Make the server behind a raw ASGI ``send`` accept its WebSockets without extensions.
 
     Call it before the application's ``websocket.accept``. True for the servers it
     handles (uvicorn's three WebSocket protocols); False for others: daphne's autobahn
     protocol offers no compression, and a server we do not know is left as it is.
     """
     protocol = server_protocol(send)
+    config = getattr(protocol, "config", None)
+    if not hasattr(config, "ws_per_message_deflate"):
+        return False
+    # The server's config, shared by its connections: from now on uvicorn offers nothing,
+    # as with --ws-per-message-deflate false, and later handshakes skip the negotiation
+    # (it builds zlib streams, about 50 KB, for every client that asks). The wsproto
+    # protocol reads it at the accept, so that covers this connection there too.
+    config.ws_per_message_deflate = False
     conn = getattr(protocol, "conn", None)
     response = getattr(protocol, "response", None)
     if hasattr(conn, "available_extensions") and hasattr(response, "headers"):
-        return _decline_sansio(conn, response)
-    offered = getattr(protocol, "available_extensions", None)
-    if isinstance(offered, list):
+        _decline_sansio(conn, response)
+    elif isinstance(getattr(protocol, "available_extensions", None), list):
         # uvicorn's "websockets" (legacy) protocol negotiates after the application's
         # accept, from this very list (its own per connection): empty, nothing is agreed.
-        offered.clear()
-        return True
-    if type(protocol).__module__ == _UVICORN_WSPROTO:
-        # uvicorn's wsproto protocol decides at the accept, from the server's config, which
-        # every connection shares: this connection reads a view of it with deflate off.
-        if protocol.config.ws_per_message_deflate:
-            protocol.config = _without_deflate(protocol.config)
-        return True
-    return False
+        protocol.available_extensions.clear()
+    return True
 
 
-_UVICORN_WSPROTO = "uvicorn.protocols.websockets.wsproto_impl"
-
-
-class _ConfigWithoutDeflate:
-    """A server's uvicorn Config as its connections read it, with permessage-deflate off."""
-
-    __slots__ = ("_config",)
-    ws_per_message_deflate = False
-
-    def __init__(self, config: Any) -> None:
-        self._config = config
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._config, name)
-
-
-@functools.lru_cache(maxsize=8)  # one per server config: every connection shares it
-def _without_deflate(config: Any) -> _ConfigWithoutDeflate:
-    return _ConfigWithoutDeflate(config)
-
-
-def _decline_sansio(conn: Any, response: Any) -> bool:
-    # uvicorn's default (websockets sans-I/O): the handshake response was negotiated when
-    # the request arrived, before the application ran, and is sent at its accept. Its
-    # parser and serializer read ``conn.extensions`` per frame, so emptying it (and the
-    # header that would announce it) makes the connection plain from the first frame.
+def _decline_sansio(conn: Any, response: Any) -> None:
+    # uvicorn's default (websockets sans-I/O): this connection's handshake response was
+    # negotiated when its request arrived, before the application ran, and is sent at its
+    # accept. Its parser and serializer read ``conn.extensions`` per frame, so emptying it
+    # (and the header that would announce it) makes the connection plain from the start.
     conn.extensions = []
     if _EXTENSIONS_HEADER in response.headers:
         del response.headers[_EXTENSIONS_HEADER]
-    return True

@@ -217,6 +217,34 @@ async def test_broadcasts_that_queued_up_go_out_together_whole_and_in_order(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("uvicorn_server", [True], indirect=True)
+@pytest.mark.parametrize("compression_setting", [False, True], ids=["default", "compression-on"])
+async def test_later_handshakes_skip_the_deflate_negotiation(
+    uvicorn_server, compression_setting, hub, settings
+):
+    # Declining per connection would still let uvicorn negotiate deflate (zlib streams,
+    # about 50 KB) for every client that asks; once declined, the server offers nothing.
+    settings.REALTIME = {**settings.REALTIME, "WEBSOCKET_COMPRESSION": compression_setting}
+    url = f"ws://127.0.0.1:{uvicorn_server}/ws/running_logger/"
+    agreed = []
+    async with plain_ws(url, compression="deflate") as first:
+        async with plain_ws(url, compression="deflate") as second:
+            await apublish("running_logger", "running_logger", {"n": 1})
+            for ws in (first, second):  # both subscribed, so both accepted and set up
+                agreed.append(ws.response.headers.get("Sec-WebSocket-Extensions") is not None)
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["message"] == {"n": 1}
+            directs = [c.outbox.direct for c in shutdown._connections]
+    assert agreed == [compression_setting] * 2
+    assert [d is None for d in directs] == [compression_setting] * 2  # compressed: no sharing
+    if not compression_setting:
+        protocols = [direct._protocol for direct in directs]
+        assert [p.config.ws_per_message_deflate for p in protocols] == [False, False]
+        # The first was offered deflate (and declined it); the second was offered nothing.
+        offered = sorted(len(p.conn.available_extensions) for p in protocols)
+        assert offered == [0, 1], offered
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("uvicorn_server", [False], indirect=True)
 async def test_uvicorn_keeps_less_per_connection_once_accepted(uvicorn_server, hub):
     # uvicorn would keep each connection's parsed request and response (1.9 KiB) for ever,
