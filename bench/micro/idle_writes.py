@@ -7,10 +7,7 @@ ms. Why: in the benchmark's latency phase the first update is the slowest in eve
 the same write costs more after a pause than in a steady stream on this machine.
 """
 
-import asyncio
-import os
 import sys
-import time
 
 import uvloop
 import writev
@@ -18,25 +15,9 @@ import writev
 ROUNDS = 100
 
 
-async def rounds(gap: float) -> list[float]:
-    """CPU ms of each round of one write per connection, ``gap`` seconds apart."""
-    transports, child = await writev.loopback_connections(5 + ROUNDS * gap * 2)
-    await asyncio.sleep(1)
-    spent = []
-    for _ in range(ROUNDS):
-        cpu = time.process_time()
-        for transport in transports:
-            transport.write(writev.FRAME)
-        spent.append((time.process_time() - cpu) * 1e3)
-        await asyncio.sleep(gap)
-    os.kill(child, 9)
-    await asyncio.to_thread(os.waitpid, child, 0)
-    return spent
-
-
 async def main(gaps: list[float]) -> None:
     for gap in gaps:
-        spent = await rounds(gap)
+        spent = await writev.timed_rounds(ROUNDS, gap)
         print(f"gap {gap:.2f} s: " + " ".join(f"{ms:.1f}" for ms in spent))
 
 

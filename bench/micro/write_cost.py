@@ -20,7 +20,6 @@ nor batching wake-ups could shorten it; only fewer writes could.
 and after the systems, so a run's table says how fast the machine's writes were that hour.
 """
 
-import asyncio
 import json
 import os
 import socket
@@ -53,19 +52,8 @@ def spinning_reader(port: int, seconds: float) -> None:
 
 
 async def rounds(frame: bytes, reader=writev.drain) -> list[float]:
-    """CPU ms of each round of one write of ``frame`` per connection."""
-    transports, child = await writev.loopback_connections(3 + ROUNDS * GAP * 2, reader)
-    await asyncio.sleep(1)
-    spent = []
-    for _ in range(ROUNDS):
-        cpu = time.process_time()
-        for transport in transports:
-            transport.write(frame)
-        spent.append((time.process_time() - cpu) * 1e3)
-        await asyncio.sleep(GAP)
-    os.kill(child, 9)
-    await asyncio.to_thread(os.waitpid, child, 0)
-    return spent
+    """CPU ms of each round of one write of ``frame`` per connection, GAP apart."""
+    return await writev.timed_rounds(ROUNDS, GAP, frame, reader)
 
 
 def row(label: str, spent: list[float]) -> str:

@@ -68,6 +68,25 @@ async def loopback_connections(
     return transports, child
 
 
+async def timed_rounds(
+    count: int, gap: float, frame: bytes = FRAME, reader: Callable[[int, float], None] = drain
+) -> list[float]:
+    """CPU ms of each of ``count`` rounds of one write of ``frame`` per connection, ``gap``
+    seconds apart (as a paced broadcast writes), with ``reader`` in the child."""
+    transports, child = await loopback_connections(5 + count * gap * 2, reader)
+    await asyncio.sleep(1)
+    spent = []
+    for _ in range(count):
+        cpu = time.process_time()
+        for transport in transports:
+            transport.write(frame)
+        spent.append((time.process_time() - cpu) * 1e3)
+        await asyncio.sleep(gap)
+    os.kill(child, 9)
+    await asyncio.to_thread(os.waitpid, child, 0)
+    return spent
+
+
 async def main() -> None:
     transports, child = await loopback_connections(60)
     print(f"{'K':>2}  {'write x K':>10}  {'writelines':>10}  {'join+write':>10}   us per frame")
