@@ -21,17 +21,17 @@ from .wire import server_protocol
 _EXTENSIONS_HEADER = "Sec-WebSocket-Extensions"
 
 
-def decline_compression(send: Any) -> bool:
+def decline_compression(send: Any) -> None:
     """Make the server behind a raw ASGI ``send`` accept its WebSockets without extensions.
 
-    Call it before the application's ``websocket.accept``. True for the servers it
-    handles (uvicorn's three WebSocket protocols); False for others: daphne's autobahn
-    protocol offers no compression, and a server we do not know is left as it is.
+    Call it before the application's ``websocket.accept``. Handles uvicorn's three
+    WebSocket protocols; daphne's autobahn protocol offers no compression, and a server we
+    do not know is left as it is.
     """
     protocol = server_protocol(send)
     config = getattr(protocol, "config", None)
     if not hasattr(config, "ws_per_message_deflate"):
-        return False
+        return
     # The server's config, shared by its connections: from now on uvicorn offers nothing,
     # as with --ws-per-message-deflate false, and later handshakes skip the negotiation
     # (it builds zlib streams, about 50 KB, for every client that asks). The wsproto
@@ -45,7 +45,6 @@ def decline_compression(send: Any) -> bool:
         # uvicorn's "websockets" (legacy) protocol negotiates after the application's
         # accept, from this very list (its own per connection): empty, nothing is agreed.
         protocol.available_extensions.clear()
-    return True
 
 
 def _decline_sansio(conn: Any, response: Any) -> None:
