@@ -180,11 +180,17 @@ class RowRun:
         return procs.start(argv, core=CLIENT_CORE, log=self.log)
 
 
+def _counts(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
 def options(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="smoke test: C=200, few updates")
     p.add_argument("--systems", help="comma-separated row keys or key prefixes (default: all)")
-    p.add_argument("--clients", help="client counts with the full workload, e.g. 1000,5000")
+    p.add_argument(
+        "--clients", help='client counts with the full workload, e.g. 1000,5000 ("": none)'
+    )
     p.add_argument("--conn-only", help="client counts for memory and setup rate only, e.g. 10000")
     p.add_argument(
         "--m-lat",
@@ -216,10 +222,11 @@ def options(argv=None):
     o = p.parse_args(argv)
     o.argv = list(argv if argv is not None else sys.argv[1:])
     quick = o.quick
-    o.clients = [int(x) for x in (o.clients or ("200" if quick else "1000,5000")).split(",")]
+    if o.clients is None:  # --clients "": no full workload (with --conn-only: setup and memory)
+        o.clients = "200" if quick else "1000,5000"
     if o.conn_only is None:
         o.conn_only = "" if quick else "10000"
-    o.conn_only = [int(x) for x in o.conn_only.split(",") if x.strip()]
+    o.clients, o.conn_only = _counts(o.clients), _counts(o.conn_only)
     o.m_lat = o.m_lat or (40 if quick else 60)
     o.m_tp = o.m_tp or (40 if quick else 60)
     o.updates = lambda m, c: max(12, min(m, round(m * 1000 / c)))
