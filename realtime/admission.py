@@ -11,7 +11,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from . import auth, policy, shutdown
+from . import auth, conf, policy, shutdown
 from .batching import Batcher
 from .limits import ADDRESSES, RateLimiter
 from .loops import PerLoop
@@ -47,12 +47,30 @@ async def admit(
     """Admit a connection to ``route`` (narrowed to ``key``), or raise Refused saying why."""
     shutdown.check_accepting()
     ADDRESSES.acquire(address)
+    request = (token, cookie, route, key, agent)
     try:
-        user = await _checks().submit((token, cookie, route, key, agent))
+        if _nothing_to_look_up(token, cookie):
+            user = _identify_and_authorize(*request)
+        else:
+            user = await _checks().submit(request)
     except BaseException:
         ADDRESSES.release(address)
         raise
     return Admission(user=user, address=address)
+
+
+def _nothing_to_look_up(token: str | None, cookie: str | None) -> bool:
+    """No token, no session cookie and the built-in policy: decided without the database.
+
+    Why: the hop to the database thread (below) is the dearest part of admitting such a
+    connection, and nothing here would read the database: the connection is anonymous,
+    which the built-in policy answers from the settings alone (a policy of your own may
+    read the database for anyone, so it always runs in the thread). In production, where
+    anonymous access is off, that makes refusing clients without credentials cheap.
+    """
+    if token or (cookie and auth.session_key_from_cookie(cookie)):
+        return False
+    return conf.policy() is policy.permission_policy
 
 
 # Connects arriving together are checked in one hop to the database thread: a hop (context

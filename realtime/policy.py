@@ -1,10 +1,12 @@
 """Authorization: one pluggable policy decides who may follow, control, ask and act as agent.
 
 A policy is any callable ``policy(user, action, route, key) -> bool`` named by
-``REALTIME["POLICY"]``; it runs in a worker thread, so it may use the database. ``action``
-is ``follow`` (receive a whole route when ``key`` is None, else one instance or process),
-``control`` (debug signs and step_debug for ``key``), ``request`` (ask agents for a uia pick)
-or ``agent`` (connect as a UI-automation picker agent).
+``REALTIME["POLICY"]``; it runs in a worker thread, so it may use the database (only the
+built-in policy, for a connection without credentials, is asked in the event loop:
+realtime.admission). ``action`` is ``follow`` (receive a whole route when ``key`` is None,
+else one instance or process), ``control`` (debug signs and step_debug for ``key``),
+``request`` (ask agents for a uia pick) or ``agent`` (connect as a UI-automation picker
+agent).
 """
 
 import logging

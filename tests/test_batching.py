@@ -76,9 +76,9 @@ async def test_a_caller_that_gives_up_does_not_disturb_the_others():
         await leaving
 
 
-@pytest.mark.django_db
-async def test_connects_arriving_together_are_checked_in_one_hop(monkeypatch):
-    hops = []
+def _counting_hops(monkeypatch) -> list[int]:
+    """The size of each batch of checks run in the database thread."""
+    hops: list[int] = []
     check_all = admission._check_all
 
     def counted(requests: list) -> list:
@@ -86,15 +86,47 @@ async def test_connects_arriving_together_are_checked_in_one_hop(monkeypatch):
         return check_all(requests)
 
     monkeypatch.setattr(admission, "_check_all", counted)
+    return hops
 
-    async def connect(token: str | None):
-        return await admission.admit(
-            route="running_logger", address=None, token=token, cookie=None, key=None, agent=False
-        )
 
-    tokens = [None] * 20 + ["not-a-token"]
-    results = await asyncio.gather(*(connect(t) for t in tokens), return_exceptions=True)
+async def _connect(token: str | None = None, cookie: str | None = None):
+    return await admission.admit(
+        route="running_logger", address=None, token=token, cookie=cookie, key=None, agent=False
+    )
+
+
+@pytest.mark.django_db
+async def test_connects_arriving_together_are_checked_in_one_hop(monkeypatch):
+    hops = _counting_hops(monkeypatch)
+    # A session cookie needs the database: its session is looked up (none here: anonymous).
+    connects = [_connect(cookie="sessionid=no-such-session") for _ in range(20)]
+    connects.append(_connect("not-a-token"))
+    results = await asyncio.gather(*connects, return_exceptions=True)
 
     assert sum(hops) == 21 and len(hops) <= 2  # not one hop per connect
     assert all(isinstance(r, admission.Admission) for r in results[:20])
     assert isinstance(results[20], NotAuthenticated)  # its own answer, not the others'
+
+
+@pytest.mark.django_db
+async def test_connects_without_credentials_are_decided_without_the_database(monkeypatch, settings):
+    hops = _counting_hops(monkeypatch)
+    admitted = await _connect(cookie="csrftoken=abc")  # a cookie, but no session in it
+    assert admitted.user.is_anonymous and hops == []
+
+    settings.REALTIME = {**settings.REALTIME, "ALLOW_ANONYMOUS": False}
+    with pytest.raises(NotAuthenticated):
+        await _connect()
+    assert hops == []  # refused without a hop too
+
+
+def _anyone(user, action, route, key) -> bool:
+    return True
+
+
+@pytest.mark.django_db
+async def test_a_policy_of_your_own_is_always_asked_in_the_database_thread(monkeypatch, settings):
+    hops = _counting_hops(monkeypatch)
+    settings.REALTIME = {**settings.REALTIME, "POLICY": "tests.test_batching._anyone"}
+    await _connect()
+    assert hops == [1]  # it may read the database, even for an anonymous connection
