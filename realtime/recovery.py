@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Longest a Redis command of the recovery store may take (see RedisRecovery).
 REDIS_TIMEOUT = 5.0
+# Longest a session save nobody waits for waits for others to share its Redis round trip.
+SAVE_LINGER_SECONDS = 0.02
 
 
 def parse_offset(offset: str) -> tuple[int, int] | None:
@@ -68,6 +70,10 @@ class MemoryRecovery:
 
     async def save_session(self, pid: str, state: dict[str, Any]) -> None:
         """Keep a session's state for the recovery window."""
+        self.save_session_soon(pid, state)
+
+    def save_session_soon(self, pid: str, state: dict[str, Any]) -> None:
+        """``save_session`` without waiting (here it is done at once)."""
         self.sessions[pid] = (time.monotonic() + conf.get("RECOVERY_WINDOW_SECONDS"), state)
 
     async def load_session(self, pid: str) -> dict[str, Any] | None:
@@ -96,7 +102,9 @@ class RedisRecovery:
         self.prefix = conf.get("GROUP_PREFIX")
         # Connections arriving together share one read and one write (see below).
         self._offset_reads: dict[str, asyncio.Future[str]] = {}
-        self._session_writes: Batcher[tuple[str, bytes, int], None] = Batcher(self._set_all)
+        self._session_writes: Batcher[tuple[str, bytes, int], None] = Batcher(
+            self._set_all, linger=SAVE_LINGER_SECONDS
+        )
 
     def _stream(self, route: str) -> str:
         return f"{self.prefix}:recovery:{route}"
@@ -153,9 +161,16 @@ class RedisRecovery:
         one of a pipelined batch about 15 us. Batches go one at a time, so a later save of
         a session always wins.
         """
+        await self._session_writes.submit(self._session_write(pid, state))
+
+    def save_session_soon(self, pid: str, state: dict[str, Any]) -> None:
+        """``save_session`` without waiting: written with the next batch of saves, at most
+        ``SAVE_LINGER_SECONDS`` later (a connect's first save: see realtime.socketio.csr)."""
+        self._session_writes.put(self._session_write(pid, state))
+
+    def _session_write(self, pid: str, state: dict[str, Any]) -> tuple[str, bytes, int]:
         window = max(1, int(conf.get("RECOVERY_WINDOW_SECONDS")))
-        key = f"{self.prefix}:session:{pid}"
-        await self._session_writes.submit((key, orjson.dumps(state), window))
+        return f"{self.prefix}:session:{pid}", orjson.dumps(state), window
 
     async def _set_all(self, items: list[tuple[str, bytes, int]]) -> list[None]:
         async with asyncio.timeout(REDIS_TIMEOUT), self.client.pipeline(transaction=False) as pipe:

@@ -76,6 +76,46 @@ async def test_a_caller_that_gives_up_does_not_disturb_the_others():
         await leaving
 
 
+async def test_items_put_wait_for_company_then_run_in_one_batch():
+    runs = Runs()
+    batcher = Batcher(runs, linger=0.05)
+    for n in (1, 2):
+        batcher.put(n)
+    await asyncio.sleep(0.01)
+    batcher.put(3)
+    assert runs.batches == []  # still lingering
+    await asyncio.sleep(0.08)
+    assert runs.batches == [[1, 2, 3]]
+
+
+async def test_a_caller_that_waits_takes_the_lingering_items_along_at_once():
+    runs = Runs()
+    batcher = Batcher(runs, linger=10.0)
+    batcher.put(1)
+    assert await asyncio.wait_for(batcher.submit(2), 1.0) == 4  # not after the linger
+    assert runs.batches == [[1, 2]]  # in the order they came
+    batcher.put(3)
+    await asyncio.sleep(0.01)
+    assert runs.batches == [[1, 2]]  # a new batch lingers afresh
+
+
+async def test_failures_of_items_nobody_waits_for_are_logged(caplog):
+    runs = Runs()
+    batcher = Batcher(runs, linger=0.0)
+    batcher.put("bad")
+    batcher.put(1)
+    await asyncio.sleep(0.02)
+    runs.fail_next = True
+    batcher.put(2)
+    await asyncio.sleep(0.02)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "realtime.batching"]
+    assert warnings == [
+        "A queued item failed: ValueError('bad bad')",
+        "1 queued item(s) failed: ConnectionError('down')",
+    ]
+    assert await batcher.submit(5) == 10  # and the next batch runs
+
+
 def _counting_hops(monkeypatch) -> list[int]:
     """The size of each batch of checks run in the database thread."""
     hops: list[int] = []

@@ -46,6 +46,26 @@ async def test_a_later_save_of_a_session_wins(store):
     assert await store.load_session("pid-x") == {"n": 3}
 
 
+async def test_saves_nobody_waits_for_land_together_shortly_after(store, redis_url):
+    pipelines = []
+    real_pipeline = store.client.pipeline
+    store.client.pipeline = lambda **kw: pipelines.append(kw) or real_pipeline(**kw)
+    for i in range(5):
+        store.save_session_soon(f"soon-{i}", {"i": i})
+        await asyncio.sleep(0.001)  # connects a millisecond apart
+    assert pipelines == []  # nothing written yet: they wait for company
+    await asyncio.sleep(recovery.SAVE_LINGER_SECONDS + 0.05)
+
+    assert len(pipelines) == 1  # one round trip for the five
+    assert [await store.load_session(f"soon-{i}") for i in range(5)] == [{"i": i} for i in range(5)]
+
+
+async def test_a_waited_save_after_one_nobody_waits_for_wins_and_is_not_held_up(store):
+    store.save_session_soon("pid-y", {"n": 1})
+    await asyncio.wait_for(store.save_session("pid-y", {"n": 2}), recovery.SAVE_LINGER_SECONDS)
+    assert await store.load_session("pid-y") == {"n": 2}
+
+
 async def test_a_failed_write_reaches_its_callers_and_the_next_batch_still_works(redis_url):
     broken = recovery.RedisRecovery("redis://127.0.0.1:1/0")  # nothing listens on port 1
     with pytest.raises(redis.exceptions.ConnectionError):

@@ -109,7 +109,7 @@ class RouteNamespace(socketio.AsyncNamespace):
             pid = csr.new_pid()
             await session.start(key, options)
         session.on_change = csr.Saver(pid, start)
-        await csr.save(session, pid, start)
+        csr.save_soon(session, pid, start)
         return pid, start
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
