@@ -40,7 +40,8 @@ class SendGuard:
     """Every WebSocket (both transports): bounded server-side buffering and frame size.
 
     Compression offered by the server is declined unless ``WEBSOCKET_COMPRESSION`` is on
-    (realtime.compression: a compressed frame cannot be shared between connections).
+    (realtime.compression: a compressed frame cannot be shared between connections), and
+    uvicorn's per-connection log lines are not even made unless ``LOG_CONNECTIONS`` is on.
 
     The ASGI ``send`` waits while the server holds more than ``SEND_BUFFER_BYTES`` unsent for
     the client and aborts the connection when stuck (see realtime.outbox). Frames larger than
@@ -57,6 +58,8 @@ class SendGuard:
             _limit_frame_size(send)
             if not conf.get("WEBSOCKET_COMPRESSION"):
                 decline_compression(send)
+            if not conf.get("LOG_CONNECTIONS"):
+                logfilters.quiet_protocol_logs(send)
             # The raw send stays reachable for the broadcast fast path (realtime.wire), and
             # the connection's read loop can run up here (realtime.parking).
             slot = LoopSlot()

@@ -1,8 +1,10 @@
 """Log filters for the realtime layer's dependencies."""
 
 import logging
+from typing import Any
 
 from . import conf
+from .wire import server_protocol
 
 
 class OneLineRedisOutages(logging.Filter):
@@ -54,6 +56,52 @@ class QuietConnections(logging.Filter):
         """False for a per-connection line while LOG_CONNECTIONS is off."""
         msg = record.msg
         return not (type(msg) is str and msg in _CONNECTION_LINES) or conf.get("LOG_CONNECTIONS")
+
+
+class QuietConnectionLogger:
+    """uvicorn's logger as one WebSocket protocol (and its websockets parser) sees it: the
+    per-connection lines are dropped before a record is made.
+
+    Why: the QuietConnections filter runs only once ``Logger.info`` has found the caller and
+    built the record, two records per connection made for nothing (about 3% of a socket.io
+    handshake's CPU on uvicorn, cProfile). Everything else goes to the logger unchanged,
+    with the caller's line, and any other attribute is the logger's.
+    """
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        """Logger.info, except for a per-connection line while LOG_CONNECTIONS is off."""
+        if type(msg) is str and msg in _CONNECTION_LINES and not conf.get("LOG_CONNECTIONS"):
+            return
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1  # the caller, not this frame
+        self._logger.info(msg, *args, **kwargs)
+
+
+_quiet: QuietConnectionLogger | None = None
+
+
+def quiet_protocol_logs(send: Any) -> None:
+    """Give the uvicorn WebSocket protocol behind ``send`` the QuietConnectionLogger.
+
+    Call it before the accept (that is when both lines are logged). Only where the protocol
+    and its websockets parser log to uvicorn's logger (uvicorn's default protocol); other
+    servers keep theirs and the QuietConnections filter.
+    """
+    global _quiet
+    uvicorn_logger = logging.getLogger("uvicorn.error")
+    if _quiet is None:
+        _quiet = QuietConnectionLogger(uvicorn_logger)
+    protocol = server_protocol(send)
+    for owner in (protocol, getattr(protocol, "conn", None)):
+        if getattr(owner, "logger", None) is uvicorn_logger:
+            owner.logger = _quiet
 
 
 def quiet_connection_logs() -> None:

@@ -9,9 +9,11 @@ import sys
 import pytest
 import redis
 
-from realtime.logfilters import OneLineRedisOutages, QuietConnections
+from realtime import shutdown
+from realtime.logfilters import OneLineRedisOutages, QuietConnectionLogger, QuietConnections
 from tests.clients import SocketIOClient, plain_ws
 from tests.live import PYTHON, free_port, wait_for_port
+from tests.test_wire import first_broadcast_reaches, uvicorn_protocol
 
 
 def record(name: str, error: BaseException) -> logging.LogRecord:
@@ -58,6 +60,50 @@ def test_only_the_per_connection_lines_are_dropped(settings):
     assert [quiet.filter(r) for r in chatter + kept] == [False] * 3 + [True] * 3
     settings.REALTIME = {**settings.REALTIME, "LOG_CONNECTIONS": True}
     assert all(quiet.filter(r) for r in chatter)
+
+
+def test_the_quiet_logger_makes_no_record_of_a_connection_line(monkeypatch, settings):
+    made: list[logging.LogRecord] = []
+    make_record = logging.Logger.makeRecord
+    monkeypatch.setattr(
+        logging.Logger, "makeRecord", lambda *a, **k: made.append(make_record(*a, **k)) or made[-1]
+    )
+    logger = logging.getLogger("uvicorn.error")
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the level cache
+    try:
+        _check_the_quiet_logger(QuietConnectionLogger(logger), made, settings)
+    finally:
+        logger.setLevel(level)
+
+
+def _check_the_quiet_logger(quiet: QuietConnectionLogger, made: list, settings) -> None:
+
+    quiet.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", "/ws/running_logger/")
+    quiet.info("connection open")
+    assert made == []  # not made and then dropped: not made at all
+    quiet.info('%s - "WebSocket %s" 403', "127.0.0.1:5000", "/ws/running_logger/")
+    (refused,) = made
+    # Where uvicorn called it from (here), not the wrapper's own line.
+    assert refused.funcName == "_check_the_quiet_logger"
+    assert quiet.level == logging.INFO and quiet.name == "uvicorn.error"  # the logger's own
+
+    settings.REALTIME = {**settings.REALTIME, "LOG_CONNECTIONS": True}
+    quiet.info("connection open")
+    assert [r.getMessage() for r in made[1:]] == ["connection open"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("uvicorn_server", [False], indirect=True)
+async def test_uvicorn_connections_log_through_the_quiet_logger(uvicorn_server, hub):
+    async with plain_ws(f"ws://127.0.0.1:{uvicorn_server}/ws/running_logger/") as ws:
+        sio = SocketIOClient("running_logger")
+        await sio.connect(f"http://127.0.0.1:{uvicorn_server}", transports=["websocket"])
+        await first_broadcast_reaches(ws, sio)  # which sets both on the direct path
+        protocols = [uvicorn_protocol(c) for c in shutdown._connections]
+        loggers = {type(o.logger) for p in protocols for o in (p, p.conn)}
+        await sio.disconnect()
+    assert len(protocols) == 2 and loggers == {QuietConnectionLogger}
 
 
 UVICORN_AT_INFO = ["-m", "uvicorn", "orderlines.asgi:application", "--host", "127.0.0.1"]
