@@ -12,6 +12,7 @@ other order than their offsets; a client can then be replayed one packet it alre
 """
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # Longest a Redis command of the recovery store may take (see RedisRecovery).
 REDIS_TIMEOUT = 5.0
+# How long a newest-offset read also answers later connects (see RedisRecovery.last_offset).
+OFFSET_REUSE_SECONDS = 0.05
 # Longest a session save nobody waits for waits for others to share its Redis round trip.
 SAVE_LINGER_SECONDS = 0.02
 
@@ -139,15 +142,27 @@ class RedisRecovery:
     async def last_offset(self, route: str) -> str:
         """The id of the newest entry (``"0-0"`` when there is none).
 
-        Callers while a read of ``route`` is in flight share it: an offset read after the
-        read began but before they asked can only be older, so their window starts earlier
-        and they miss nothing (a connection storm costs one XREVRANGE, not one each).
+        Callers while a read of ``route`` is in flight share it, and so do callers up to
+        ``OFFSET_REUSE_SECONDS`` after it succeeded: an offset read before they asked can
+        only be older, so their window starts earlier and they miss nothing. A connection
+        storm costs one XREVRANGE per 50 ms, not one (and a round trip to wait for) per
+        connect. The price: a client that reconnects before receiving anything may be
+        replayed broadcasts of up to that long before it first connected.
         """
         read = self._offset_reads.get(route)
         if read is None:
             read = self._offset_reads[route] = asyncio.ensure_future(self._newest_id(route))
-            read.add_done_callback(lambda _: self._offset_reads.pop(route, None))
+            read.add_done_callback(functools.partial(self._forget_read, route))
         return await asyncio.shield(read)
+
+    def _forget_read(self, route: str, read: asyncio.Future[str]) -> None:
+        failed = read.cancelled() or read.exception() is not None
+        delay = 0.0 if failed else OFFSET_REUSE_SECONDS  # a failure is never reused
+        asyncio.get_running_loop().call_later(delay, self._drop_read, route, read)
+
+    def _drop_read(self, route: str, read: asyncio.Future[str]) -> None:
+        if self._offset_reads.get(route) is read:
+            del self._offset_reads[route]
 
     async def _newest_id(self, route: str) -> str:
         async with asyncio.timeout(REDIS_TIMEOUT):

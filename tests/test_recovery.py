@@ -86,9 +86,28 @@ async def test_concurrent_offset_reads_share_one_xrevrange(store, redis_url):
 
     assert set(offsets) == {newest}
     assert command_calls(redis_url, "xrevrange") - before == 1
-    # Once that read is over, the next caller reads afresh and sees newer entries.
+    # Shortly after it, callers still share it: an older offset starts their window earlier.
     newer = await store.append("running_logger", {"event": "{}", "seq": 3, "key": "pi-1"})
+    assert await store.last_offset("running_logger") == newest
+    assert command_calls(redis_url, "xrevrange") - before == 1
+    # After that, the next caller reads afresh and sees newer entries.
+    await asyncio.sleep(recovery.OFFSET_REUSE_SECONDS + 0.02)
     assert await store.last_offset("running_logger") == newer
+
+
+async def test_a_failed_offset_read_is_not_reused(store, monkeypatch):
+    real = store._newest_id
+
+    async def fail_once(route: str) -> str:
+        monkeypatch.setattr(store, "_newest_id", real)
+        raise redis.exceptions.ConnectionError("down")
+
+    newest = await store.append("running_logger", {"event": "{}", "seq": 1, "key": "pi-1"})
+    monkeypatch.setattr(store, "_newest_id", fail_once)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await store.last_offset("running_logger")
+    await asyncio.sleep(0)  # the failed read is forgotten on the next loop turn
+    assert await store.last_offset("running_logger") == newest  # read afresh
 
 
 async def test_a_publisher_cancelled_as_its_redis_write_completes_stops(monkeypatch, settings):
