@@ -95,12 +95,11 @@ def quiet_protocol_logs(send: Any) -> None:
     servers keep theirs and the QuietConnections filter.
     """
     global _quiet
-    uvicorn_logger = logging.getLogger("uvicorn.error")
-    if _quiet is None:
-        _quiet = QuietConnectionLogger(uvicorn_logger)
+    if _quiet is None:  # getLogger takes the logging lock: once, not per connection
+        _quiet = QuietConnectionLogger(logging.getLogger("uvicorn.error"))
     protocol = server_protocol(send)
     for owner in (protocol, getattr(protocol, "conn", None)):
-        if getattr(owner, "logger", None) is uvicorn_logger:
+        if getattr(owner, "logger", None) is _quiet._logger:
             owner.logger = _quiet
 
 

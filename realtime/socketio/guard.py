@@ -7,7 +7,6 @@ connect, ``allow_message`` before each event, ``release`` on disconnect, and sen
 
 import logging
 from typing import Any
-from urllib.parse import parse_qs
 
 import socketio
 
@@ -39,9 +38,11 @@ def client_address(environ: dict) -> str | None:
 async def admit(
     route: str, environ: dict, options: dict[str, str], *, key: str | None, agent: bool
 ) -> admission.Admission:
-    """Admit a socket.io connection or raise ConnectionRefusedError with code and reason."""
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    token = options.get("token") or (query.get("token") or [None])[0]
+    """Admit a socket.io connection or raise ConnectionRefusedError with code and reason.
+
+    ``options``: the query string's, overridden by the ``auth`` payload's (a token in either).
+    """
+    token = options.get("token") or None
     if token is None:
         auth_header = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")
         token = bearer_token({b"authorization": auth_header})
