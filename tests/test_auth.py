@@ -215,3 +215,13 @@ async def test_socketio_refusal_carries_code_and_token_connects(live_servers):
     )
     assert authed.connected
     await asyncio.wait_for(authed.disconnect(), 5)
+
+    by_query = socketio.AsyncClient(reconnection=False)  # ?token= on the URL works too
+    await by_query.connect(
+        f"{server.http}?token={token}",
+        namespaces=["/running_logger"],
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    assert by_query.connected
+    await asyncio.wait_for(by_query.disconnect(), 5)
