@@ -11,12 +11,14 @@ import pytest
 from engineio import async_socket
 from engineio.async_drivers import asgi as engineio_asgi
 
+from realtime.socketio.filter import kept_environ
 from realtime.socketio.server import build_server
 from realtime.socketio.websocket import (
     TrackedWebSocket,
     _packet_data,
     open_websocket,
     serve_websocket,
+    translate_request,
 )
 
 GONE = object()  # the client closes the connection
@@ -281,3 +283,53 @@ async def test_a_failed_upgrade_leaves_the_polling_session_alone(eio, first, sec
 
 def test_the_driver_is_python_engineios_asgi_websocket():
     assert issubclass(TrackedWebSocket, engineio_asgi.WebSocket)
+
+
+def _handshake_scope(scope_type: str) -> dict:
+    return {
+        "type": scope_type,
+        "path": "/socket.io/",
+        "query_string": b"EIO=4&transport=websocket&process_instance_id=pi-1",
+        "headers": [
+            (b"host", b"example.test"),
+            (b"origin", b"https://example.test"),
+            (b"x-forwarded-proto", b"https"),
+            (b"cookie", b"a=1"),
+            (b"cookie", b"b=2"),  # twice: joined with a comma, as python-engineio does
+            (b"x-odd", b"\xff\xfe"),  # does not decode: left out, as python-engineio does
+            (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+        "client": ("10.0.0.7", 5000),
+    }
+
+
+async def _connect_event() -> dict:
+    return {"type": "websocket.connect"}
+
+
+async def test_websocket_handshakes_keep_the_environ_python_engineio_would_give():
+    # The lean translation skips what only python-engineio's HTTP side uses; what a
+    # connection keeps (and its connect handlers read) is the same as from its own.
+    scope = _handshake_scope("websocket")
+    ours = await translate_request(scope, _connect_event, None)
+    theirs = await engineio_asgi.translate_request(scope, _connect_event, None)
+    assert kept_environ(ours) == kept_environ(theirs)
+    assert ours["HTTP_COOKIE"] == "a=1,b=2" and ours["wsgi.url_scheme"] == "https"
+    assert "HTTP_X_ODD" not in ours and "wsgi.input" not in ours  # no class per request
+    assert await translate_request(scope, _gone_event, None) == {}
+
+
+async def _gone_event() -> dict:
+    return {"type": "websocket.disconnect", "code": 1001}
+
+
+async def test_http_requests_keep_python_engineios_own_translation():
+    scope = {**_handshake_scope("http"), "method": "POST"}
+    body = {"type": "http.request", "body": b"4hello", "more_body": False}
+
+    async def receive() -> dict:
+        return body
+
+    environ = await translate_request(scope, receive, None)
+    assert environ["REQUEST_METHOD"] == "POST"
+    assert await environ["wsgi.input"].read() == b"4hello"  # long-polling reads its body

@@ -241,13 +241,58 @@ def engineio_direct(eio_socket: Any) -> EngineIODirect | None:
     return EngineIODirect(eio_socket, websocket)
 
 
+async def translate_request(scope: dict, receive: Any, send: Any) -> dict:
+    """python-engineio's ASGI ``translate_request``, without what a WebSocket handshake
+    does not use; HTTP requests (long-polling) go to python-engineio's own.
+
+    Why: for every request python-engineio defines a class (the reader of a request body,
+    which a WebSocket handshake has none of) and fills a dozen WSGI keys with constants
+    that nothing reads (realtime.socketio.filter drops them from the kept environ): about
+    3% of a socket.io connect's CPU on uvicorn (cProfile). The ``HTTP_*`` keys, the query
+    string and the ASGI callables are what python-engineio and the connect handlers read.
+    """
+    if scope["type"] != "websocket":
+        return await engineio_asgi.translate_request(scope, receive, send)
+    event = await receive()
+    if event["type"] != "websocket.connect":
+        return {}
+    try:
+        query_string = (scope.get("query_string") or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        query_string = ""
+    path = scope["path"]
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query_string,
+        "RAW_URI": f"{path}?{query_string}" if query_string else path,
+        "REMOTE_ADDR": "127.0.0.1",  # as python-engineio's driver says (the scope has the peer)
+        "asgi.receive": receive,
+        "asgi.send": send,
+        "asgi.scope": scope,
+    }
+    for name, value in scope["headers"]:
+        try:
+            key, text = "HTTP_" + name.upper().decode("utf-8").replace("-", "_"), value.decode()
+        except UnicodeDecodeError:
+            continue  # as python-engineio: a header that does not decode is left out
+        environ[key] = f"{environ[key]},{text}" if key in environ else text
+    environ["wsgi.url_scheme"] = environ.get("HTTP_X_FORWARDED_PROTO", "http")
+    return environ
+
+
 class TrackingEngineIOServer(engineio.AsyncServer):
     """python-engineio's AsyncServer with TrackedWebSocket as its ASGI WebSocket driver,
-    LeanQueue as its sockets' queues and one ping timer per event loop (see pings)."""
+    a leaner request translation for WebSocket handshakes, LeanQueue as its sockets' queues
+    and one ping timer per event loop (see pings)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._async = {**self._async, "websocket": TrackedWebSocket}
+        self._async = {
+            **self._async,
+            "websocket": TrackedWebSocket,
+            "translate_request": translate_request,
+        }
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         """Each socket's send queue: a LeanQueue (asyncio.Queue's behaviour, a tenth of its
