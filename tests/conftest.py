@@ -32,6 +32,22 @@ def redis_url() -> str:
     return TEST_REDIS_URL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def close_database_thread_connections(django_db_setup, django_db_blocker):
+    """At the end, close what async tests opened in the database thread.
+
+    database_sync_to_async runs in asgiref's one thread-sensitive thread, whose connection
+    stays open (Django closes connections per request, and tests make none); PostgreSQL then
+    refuses to drop the test database while it is open.
+    """
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+
+
 @pytest.fixture(autouse=True)
 def redis_channel_layer(settings, redis_url):
     """Point the channel layer at the real Redis for every test."""
