@@ -42,6 +42,11 @@ _CONNECTION_LINES = frozenset(
 )
 
 
+def _is_dropped(msg: object) -> bool:
+    """A per-connection line, while LOG_CONNECTIONS is off (read per record: tests flip it)."""
+    return type(msg) is str and msg in _CONNECTION_LINES and not conf.get("LOG_CONNECTIONS")
+
+
 class QuietConnections(logging.Filter):
     """Drop uvicorn's INFO lines per WebSocket connection unless ``LOG_CONNECTIONS``.
 
@@ -54,8 +59,7 @@ class QuietConnections(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False for a per-connection line while LOG_CONNECTIONS is off."""
-        msg = record.msg
-        return not (type(msg) is str and msg in _CONNECTION_LINES) or conf.get("LOG_CONNECTIONS")
+        return not _is_dropped(record.msg)
 
 
 class QuietConnectionLogger:
@@ -78,7 +82,7 @@ class QuietConnectionLogger:
 
     def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
         """Logger.info, except for a per-connection line while LOG_CONNECTIONS is off."""
-        if type(msg) is str and msg in _CONNECTION_LINES and not conf.get("LOG_CONNECTIONS"):
+        if _is_dropped(msg):
             return
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1  # the caller, not this frame
         self._logger.info(msg, *args, **kwargs)
