@@ -298,6 +298,7 @@ def _handshake_scope(scope_type: str) -> dict:
             (b"cookie", b"b=2"),  # twice: joined with a comma, as python-engineio does
             (b"x-odd", b"\xff\xfe"),  # does not decode: left out, as python-engineio does
             (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+            (b"content-type", b"text/plain"),  # unprefixed in WSGI, as python-engineio names it
         ],
         "client": ("10.0.0.7", 5000),
     }
@@ -316,6 +317,7 @@ async def test_websocket_handshakes_keep_the_environ_python_engineio_would_give(
     assert kept_environ(ours) == kept_environ(theirs)
     assert ours["HTTP_COOKIE"] == "a=1,b=2" and ours["wsgi.url_scheme"] == "https"
     assert "HTTP_X_ODD" not in ours and "wsgi.input" not in ours  # no class per request
+    assert ours["CONTENT_TYPE"] == "text/plain" and "HTTP_CONTENT_TYPE" not in ours
     assert await translate_request(scope, _gone_event, None) == {}
 
 

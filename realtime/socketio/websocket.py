@@ -241,6 +241,10 @@ def engineio_direct(eio_socket: Any) -> EngineIODirect | None:
     return EngineIODirect(eio_socket, websocket)
 
 
+# Headers WSGI names without the HTTP_ prefix (python-engineio's translate_request does too).
+_UNPREFIXED = {"CONTENT-TYPE": "CONTENT_TYPE", "CONTENT-LENGTH": "CONTENT_LENGTH"}
+
+
 async def translate_request(scope: dict, receive: Any, send: Any) -> dict:
     """python-engineio's ASGI ``translate_request``, without what a WebSocket handshake
     does not use; HTTP requests (long-polling) go to python-engineio's own.
@@ -273,9 +277,13 @@ async def translate_request(scope: dict, receive: Any, send: Any) -> dict:
     }
     for name, value in scope["headers"]:
         try:
-            key, text = "HTTP_" + name.upper().decode("utf-8").replace("-", "_"), value.decode()
+            upper, text = name.upper().decode("utf-8"), value.decode("utf-8")
         except UnicodeDecodeError:
             continue  # as python-engineio: a header that does not decode is left out
+        if upper in _UNPREFIXED:  # as python-engineio: named as in WSGI, the last one kept
+            environ[_UNPREFIXED[upper]] = text
+            continue
+        key = "HTTP_" + upper.replace("-", "_")
         environ[key] = f"{environ[key]},{text}" if key in environ else text
     environ["wsgi.url_scheme"] = environ.get("HTTP_X_FORWARDED_PROTO", "http")
     return environ
